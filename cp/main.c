@@ -1,0 +1,93 @@
+/* cp/main.c: portico-cp, the control plane. Parses the command line and configuration, then
+ * dispatches to a subcommand or runs the control plane in the foreground.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cp_conf.h"
+#include "gw_cli.h"
+#include "gw_log.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: portico-cp [-c FILE] [--show-config] [--help] [--version]\n"
+                 "       portico-cp [-c FILE] migrations bootstrap|up|status|reset --yes\n"
+                 "       portico-cp [-c FILE] gen-cert [CERT KEY] [--days N]\n"
+                 "       portico-cp [-c FILE] config validate|diff|sync|dump FILE\n\n"
+                 "Runs the Portico control plane (Admin API, PostgreSQL store, cluster listener)\n"
+                 "in the foreground. Every key can also be set as PORTICO_<KEY> in the\n"
+                 "environment.\n\nconfiguration keys:\n");
+    gw_conf_help(cp_conf_keys, cp_conf_nkeys, out);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    GW_LOG(GW_LOG_NOTICE, "signal received, stopping signal=%d", (int)sig);
+    event_base_loopbreak(arg);
+}
+
+static int run(struct gw_conf *conf)
+{
+    const char *prefix = gw_conf_str(conf, "prefix");
+    if (gw_mkdir_p(prefix) != GW_OK) {
+        GW_LOG_ERRNO(GW_LOG_CRIT, errno, "cannot create prefix directory prefix=%s", prefix);
+        return 1;
+    }
+    struct event_base *base = event_base_new();
+    if (!base) {
+        GW_LOG(GW_LOG_CRIT, "cannot create event loop");
+        return 1;
+    }
+    struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
+    evsignal_add(sigterm, NULL);
+    evsignal_add(sigint, NULL);
+    GW_LOG(GW_LOG_NOTICE, "control plane started version=%s", PORTICO_VERSION);
+    event_base_dispatch(base);
+    event_free(sigterm);
+    event_free(sigint);
+    event_base_free(base);
+    GW_LOG(GW_LOG_NOTICE, "control plane stopped");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct gw_cli cli;
+    struct gw_conf conf = {0};
+    char err[256];
+
+    signal(SIGPIPE, SIG_IGN);
+    if (gw_cli_parse(argc, argv, &cli, err, sizeof(err)) != GW_OK) {
+        fprintf(stderr, "portico-cp: %s\n", err);
+        return 2;
+    }
+    if (cli.help) {
+        usage(stdout);
+        return 0;
+    }
+    if (cli.version) {
+        printf("portico-cp %s\n", PORTICO_VERSION);
+        return 0;
+    }
+    if (!gw_cli_load_config("portico-cp", "cp", &cli, cp_conf_keys, cp_conf_nkeys, &conf))
+        return 2;
+    if (cli.show_config) {
+        gw_conf_show(&conf, stdout);
+        gw_conf_cleanup(&conf);
+        return 0;
+    }
+    int rc;
+    if (cli.argc > 0) {
+        fprintf(stderr, "portico-cp: unknown command '%s' (see --help)\n", cli.argv[0]);
+        rc = 2;
+    } else {
+        rc = run(&conf);
+    }
+    gw_conf_cleanup(&conf);
+    return rc;
+}

@@ -1,0 +1,303 @@
+# tests/e2e/harness.py: shared machinery for the end-to-end tests. Real processes only: a real
+# PostgreSQL (started by tests/run), real portico-cp / portico-dp binaries, real upstream HTTP
+# servers, HTTP from outside like curl.
+#
+# Environment (set by tests/run and ctest): PORTICO_BIN_DIR, PORTICO_SRC_DIR,
+# PORTICO_TEST_PG_HOST/PORT/USER/BIN, PORTICO_TEST_TMP.
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+BIN_DIR = os.environ.get("PORTICO_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
+SRC_DIR = os.environ.get("PORTICO_SRC_DIR", os.path.join(os.path.dirname(__file__), "../.."))
+CP_BIN = os.path.join(BIN_DIR, "cp", "portico-cp")
+DP_BIN = os.path.join(BIN_DIR, "dp", "portico-dp")
+TMP_ROOT = os.environ.get("PORTICO_TEST_TMP", tempfile.gettempdir())
+
+PG_HOST = os.environ.get("PORTICO_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("PORTICO_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("PORTICO_TEST_PG_USER", "postgres")
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def free_port():
+    """Returns a TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):
+    """Polls pred() until it returns a truthy value; returns it. Raises AssertionError on timeout."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while time.monotonic() < deadline:
+        try:
+            v = pred()
+            if v:
+                return v
+        except Exception as e:  # noqa: BLE001 - retried until the deadline
+            last_exc = e
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for %s (last error: %r)" % (what, last_exc))
+
+
+def wait_port(port, host="127.0.0.1", timeout=10.0):
+    def ok():
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    wait_for(ok, timeout, what="port %s:%d" % (host, port))
+
+
+def make_tmpdir(prefix="e2e-"):
+    d = tempfile.mkdtemp(prefix=prefix, dir=TMP_ROOT)
+    os.chmod(d, 0o755)
+    return d
+
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL
+
+def psql(sql, db="postgres"):
+    """Runs sql with psql as the superuser; returns stdout. Raises on error."""
+    out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                          "-h", PG_HOST, "-p", str(PG_PORT), "-U", PG_USER, "-d", db, "-c", sql],
+                         capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise RuntimeError("psql failed: %s" % out.stderr)
+    return out.stdout
+
+
+def create_database():
+    """Creates a fresh database for one test; returns its name."""
+    name = "t_" + uuid.uuid4().hex[:16]
+    psql("CREATE DATABASE %s" % name)
+    return name
+
+
+def pg_env(db):
+    """PORTICO_PG_* settings that point a control plane at database db."""
+    return {"PORTICO_PG_HOST": PG_HOST, "PORTICO_PG_PORT": str(PG_PORT),
+            "PORTICO_PG_USER": PG_USER, "PORTICO_PG_DATABASE": db}
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+
+class Proc:
+    """A portico process with its stderr in a log file. stop() sends SIGTERM, waits, and fails the
+    test if the process crashed or a sanitizer reported anything."""
+
+    def __init__(self, argv, env=None, name="proc", cwd=None):
+        self.name = name
+        self.argv = argv
+        self.logdir = make_tmpdir("log-")
+        self.log_path = os.path.join(self.logdir, name + ".log")
+        self.log = open(self.log_path, "wb")
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.p = subprocess.Popen(argv, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
+                                  cwd=cwd, stdin=subprocess.DEVNULL)
+
+    def output(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def signal(self, sig):
+        if self.alive():
+            self.p.send_signal(sig)
+
+    def kill(self):
+        if self.alive():
+            self.p.kill()
+            self.p.wait(10)
+        self.log.close()
+
+    def stop(self, timeout=20, expect_codes=(0,)):
+        """Stops gracefully; returns the exit code. Raises AssertionError on a crash, a sanitizer
+        report or an unexpected exit code."""
+        if self.alive():
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(10)
+                raise AssertionError("%s did not stop within %ss\n%s" % (self.name, timeout,
+                                                                        self.output()[-4000:]))
+        self.log.close()
+        out = self.output()
+        for m in SANITIZER_MARKERS:
+            if m in out:
+                raise AssertionError("%s: sanitizer report:\n%s" % (self.name, out[-8000:]))
+        if self.p.returncode not in expect_codes:
+            raise AssertionError("%s exited with %s\n%s" % (self.name, self.p.returncode,
+                                                          out[-4000:]))
+        return self.p.returncode
+
+
+def run_cmd(argv, env=None, timeout=60, cwd=None):
+    """Runs a command to completion; returns CompletedProcess with text output."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run(argv, env=full_env, capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd, stdin=subprocess.DEVNULL)
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP client (what curl does)
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers          # list of (name, value)
+        self.body = body                # bytes
+
+    def header(self, name, default=None):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return default
+
+    def header_all(self, name):
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def __repr__(self):
+        return "<Response %d %r>" % (self.status, self.body[:300])
+
+
+def request(method, url, body=None, headers=None, json_body=None, form=None, timeout=10):
+    """Sends one HTTP/1.1 request on a new connection. json_body is JSON-encoded; form is a dict
+    or list of pairs sent as application/x-www-form-urlencoded (like curl --data)."""
+    u = urllib.parse.urlsplit(url)
+    hdrs = dict(headers or {})
+    if json_body is not None:
+        body = json.dumps(json_body).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    elif form is not None:
+        body = urllib.parse.urlencode(form, doseq=True).encode()
+        hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    if isinstance(body, str):
+        body = body.encode()
+    if u.scheme == "https":
+        import ssl
+        ctx = ssl._create_unverified_context()
+        conn = http.client.HTTPSConnection(u.hostname, u.port or 443, timeout=timeout, context=ctx)
+    else:
+        conn = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=timeout)
+    path = u.path or "/"
+    if u.query:
+        path += "?" + u.query
+    try:
+        conn.request(method, path, body=body, headers=hdrs)
+        r = conn.getresponse()
+        data = r.read()
+        return Response(r.status, r.getheaders(), data)
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Upstream servers
+
+class _UpstreamHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):  # keep test output quiet
+        pass
+
+    def _handle(self):
+        srv = self.server
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        with srv.lock:
+            srv.hits += 1
+            srv.requests.append({"method": self.command, "path": self.path,
+                                 "headers": dict(self.headers.items()), "body": body})
+            status = srv.status
+        if srv.delay:
+            time.sleep(srv.delay)
+        payload = json.dumps({"server": srv.name, "method": self.command, "path": self.path,
+                              "headers": dict(self.headers.items()),
+                              "body": body.decode("utf-8", "replace")}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("X-Upstream-Name", srv.name)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+
+class Upstream:
+    """A real HTTP/1.1 upstream on 127.0.0.1 answering JSON that names it ({"server": name, ...}).
+    status and delay can be changed while it runs; hits counts requests."""
+
+    def __init__(self, name, port=None):
+        self.name = name
+        self.port = port or free_port()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _UpstreamHandler)
+        self.httpd.daemon_threads = True
+        self.httpd.name = name
+        self.httpd.lock = threading.Lock()
+        self.httpd.hits = 0
+        self.httpd.requests = []
+        self.httpd.status = 200
+        self.httpd.delay = 0
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def hits(self):
+        return self.httpd.hits
+
+    @property
+    def requests(self):
+        return self.httpd.requests
+
+    def set_status(self, status):
+        self.httpd.status = status
+
+    def set_delay(self, seconds):
+        self.httpd.delay = seconds
+
+    def reset(self):
+        with self.httpd.lock:
+            self.httpd.hits = 0
+            self.httpd.requests = []
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def main():
+    """Entry point for a test file: runs unittest with verbose output; exit code 0 only if every
+    test passed."""
+    unittest.main(verbosity=2)
