@@ -23,7 +23,8 @@ static json_t *node_at(json_t *errs, const json_t *path, size_t upto)
     json_t *cur = errs;
     for (size_t i = 0; i < upto; i++) {
         const json_t *seg = json_array_get(path, i);
-        const json_t *next = i + 1 < upto ? json_array_get(path, i + 1) : NULL;
+        /* The next segment (even past upto) says what kind of container to create. */
+        const json_t *next = json_array_get(path, i + 1);
         json_t *child;
         if (json_is_string(seg)) {
             if (!json_is_object(cur))

@@ -480,6 +480,17 @@ static char *ref_text(const json_t *v)
     return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
 }
 
+/* Ids are stored in lower case; a reference may use either case. */
+static json_t *find_id(json_t *ids, const char *id)
+{
+    char lower[GW_UUID_STRLEN + 1];
+    if (!gw_uuid_valid(id))
+        return json_object_get(ids, id);
+    for (size_t i = 0; i <= GW_UUID_STRLEN; i++)
+        lower[i] = (char)((id[i] >= 'A' && id[i] <= 'F') ? id[i] + 32 : id[i]);
+    return json_object_get(ids, lower);
+}
+
 /* Resolves the foreign keys of every entity to {"id": ...}. */
 static void resolve(struct flat *f)
 {
@@ -503,12 +514,12 @@ static void resolve(struct flat *f)
             if (json_is_string(v)) {
                 found = json_object_get(keys, json_string_value(v));
                 if (!found)
-                    found = json_object_get(ids, json_string_value(v));
+                    found = find_id(ids, json_string_value(v));
             } else if (json_is_object(v)) {
                 const char *id = str_or_null(json_object_get(v, "id"));
                 const char *name = str_or_null(json_object_get(v, "name"));
                 if (id)
-                    found = json_object_get(ids, id);
+                    found = find_id(ids, id);
                 else if (name)
                     found = json_object_get(keys, name);
             }
