@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cp_conf.h"
+#include "declarative/cp_decl_cli.h"
 #include "gw_cli.h"
 #include "gw_log.h"
 
@@ -82,7 +83,9 @@ int main(int argc, char **argv)
         return 0;
     }
     int rc;
-    if (cli.argc > 0) {
+    if (cli.argc > 0 && strcmp(cli.argv[0], "config") == 0) {
+        rc = cp_decl_cli_main(&conf, cli.argc, cli.argv);
+    } else if (cli.argc > 0) {
         fprintf(stderr, "portico-cp: unknown command '%s' (see --help)\n", cli.argv[0]);
         rc = 2;
     } else {
