@@ -2,7 +2,7 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "cp_decl_diff.h"
 
-#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,7 +180,7 @@ static void value_text(struct gw_buf *out, const json_t *v)
 }
 
 static void changed_fields(struct gw_buf *out, const char *table, const json_t *old,
-                           const json_t *nw)
+                           const json_t *nw, const char *prefix)
 {
     json_t *keys = json_object();
     const char *k;
@@ -201,13 +201,19 @@ static void changed_fields(struct gw_buf *out, const char *table, const json_t *
             list[i++] = k;
     }
     for (i = 0; list && i < n; i++) {
-        if (ignored(list[i]))
+        if (!prefix[0] && ignored(list[i]))
             continue;
         json_t *a = json_object_get(old, list[i]);
         json_t *b = json_object_get(nw, list[i]);
         if (same(a ? a : json_null(), b ? b : json_null(), false))
             continue;
-        gw_buf_appendf(out, "  %s: ", list[i]);
+        if (json_is_object(a) && json_is_object(b)) {
+            char sub[256];
+            snprintf(sub, sizeof(sub), "%s%s.", prefix, list[i]);
+            changed_fields(out, table, a, b, sub);
+            continue;
+        }
+        gw_buf_appendf(out, "  %s%s: ", prefix, list[i]);
         if (strcmp(table, "keyauth_credentials") == 0 && strcmp(list[i], "key") == 0) {
             gw_buf_append_str(out, "(changed)\n");
             continue;
@@ -239,7 +245,7 @@ enum gw_err cp_decl_diff_text(const json_t *diff, struct gw_buf *out)
         gw_buf_append_str(out, "updating ");
         label(out, table, json_object_get(c, "new"));
         gw_buf_append_str(out, "\n");
-        changed_fields(out, table, json_object_get(c, "old"), json_object_get(c, "new"));
+        changed_fields(out, table, json_object_get(c, "old"), json_object_get(c, "new"), "");
     }
     json_array_foreach(json_object_get(diff, "delete"), i, c)
     {

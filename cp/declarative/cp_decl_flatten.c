@@ -550,6 +550,19 @@ static enum gw_err process_all(struct flat *f)
         size_t i = (size_t)json_integer_value(json_object_get(rec, "i"));
         json_t *entity = json_incref(json_array_get(arr, i));
         json_t *fields = NULL;
+        /* A reference that did not resolve is already reported; the entity model must not
+         * report it again as a malformed foreign key. */
+        const struct cp_decl_entity *e = cp_decl_entity_get(table);
+        for (size_t k = 0; e && k < e->nfks; k++) {
+            json_t *v = json_object_get(entity, e->fks[k].field);
+            if (v && !json_is_null(v) && !json_is_string(json_object_get(v, "id"))) {
+                json_t *copy = json_deep_copy(entity);
+                json_decref(entity);
+                entity = copy;
+                if (!entity || json_object_set_new(entity, e->fks[k].field, json_null()) != 0)
+                    return GW_ERR_NOMEM;
+            }
+        }
         enum gw_err rc = f->opts->process(f->opts->process_ud, table, &entity, &fields);
         if (rc == GW_ERR_INVALID) {
             if (fields && cp_decl_errors_merge(f->errs, json_object_get(rec, "p"), fields) != GW_OK)
@@ -673,7 +686,8 @@ enum gw_err cp_decl_flatten(const json_t *input, const struct cp_decl_flatten_op
     resolve(&f);
     if (f.nomem)
         goto out;
-    if (json_object_size(f.errs) == 0 && opts && opts->process) {
+    /* Entity validation runs even when the structure has errors, so one run reports all. */
+    if (opts && opts->process) {
         rc = process_all(&f);
         if (rc != GW_OK)
             goto out;

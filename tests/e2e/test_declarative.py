@@ -26,25 +26,9 @@ class DeclarativeTest(unittest.TestCase):
         if "need the PostgreSQL store" in probe.stderr:
             raise unittest.SkipTest("store not merged yet")
         cls.dir = h.make_tmpdir("decl-")
-        cls.db = h.create_database()
-        cls.env = h.pg_env(cls.db)
-        cls.env["PORTICO_PREFIX"] = os.path.join(cls.dir, "prefix")
-        r = h.run_cmd([h.CP_BIN, "migrations", "bootstrap"], env=cls.env)
-        assert r.returncode == 0, r.stdout + r.stderr
-        cls.admin_port = h.free_port()
-        env = dict(cls.env)
-        env.update({
-            "PORTICO_ADMIN_LISTEN": "127.0.0.1:%d" % cls.admin_port,
-            "PORTICO_ADMIN_GUI_LISTEN": "off",
-            "PORTICO_CLUSTER_LISTEN": "127.0.0.1:%d" % h.free_port(),
-            "PORTICO_CLUSTER_CERT": os.path.join(cls.dir, "cluster.crt"),
-            "PORTICO_CLUSTER_CERT_KEY": os.path.join(cls.dir, "cluster.key"),
-        })
-        r = h.run_cmd([h.CP_BIN, "gen-cert", env["PORTICO_CLUSTER_CERT"],
-                       env["PORTICO_CLUSTER_CERT_KEY"]])
-        assert r.returncode == 0, r.stdout + r.stderr
-        cls.cp = h.Proc([h.CP_BIN], env=env, name="cp")
-        h.wait_port(cls.admin_port)
+        cls.cp = h.ControlPlane()
+        cls.env = cls.cp.env
+        cls.admin_port = cls.cp.admin_port
 
     @classmethod
     def tearDownClass(cls):
@@ -142,13 +126,14 @@ class DeclarativeTest(unittest.TestCase):
             text = f.read()
         text = text.replace("minute: 5", "minute: 10")
         text = text.replace("    - target: mockbin.org:80\n      weight: 100\n", "")
-        text = text.replace("    strip_path: true\n",
-                            "    strip_path: true\n  - name: extra\n    paths: [/extra]\n")
+        text = text.replace("      enabled: false\n",
+                            "      enabled: false\n  - name: extra\n    paths: [/extra]\n")
         changed = self.write("changed.yaml", text)
         r = self.config("diff", changed)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("creating route extra", r.stdout)
-        self.assertIn("updating plugin rate-limiting", r.stdout)
+        self.assertIn("updating plugin rate-limiting (250fd348-4071-5a51-8efd-c65e826fdfa9)\n"
+                      "  config.minute: 5 -> 10\n", r.stdout)
         self.assertIn("deleting target mockbin.org:80", r.stdout)
         self.assertIn("Created: 1\n  Updated: 1\n  Deleted: 1\n", r.stdout)
         r = self.config("sync", changed)
