@@ -1,6 +1,7 @@
 # tests/e2e/test_declarative.py: declarative configuration through the real binaries and a real
 # PostgreSQL: `portico-cp config validate|diff|sync|dump` with the seed tutorial's kong.yaml,
 # checked from outside through the Admin API of a running control plane.
+import json
 import os
 import unittest
 
@@ -216,6 +217,74 @@ class DeclarativeTest(unittest.TestCase):
             self.assertEqual(r.stdout, "no changes\n")
         with open(os.path.join(self.dir, "dump.json")) as f:
             self.assertTrue(f.read().lstrip().startswith("{"))
+
+    def test_7_admin_api_config_endpoint(self):
+        with open(SEED) as f:
+            seed_text = f.read()
+        url = "http://127.0.0.1:%d/config" % self.admin_port
+        r = h.request("POST", url, body=seed_text, headers={"Content-Type": "application/x-yaml"})
+        self.assertEqual(r.status, 201, r)
+        body = r.json()
+        self.assertEqual(body["services"][SERVICE_ID]["name"], "example_service")
+        self.assertEqual(body["plugins"][KEYAUTH_PLUGIN_ID]["enabled"], False)
+        r = h.request("POST", url + "?check_hash=1", body=seed_text,
+                      headers={"Content-Type": "application/x-yaml"})
+        self.assertEqual(r.status, 304, r)
+
+        # A JSON body replaces the whole configuration at once.
+        r = h.request("POST", url, json_body={
+            "_format_version": "3.0",
+            "services": [{"name": "only", "url": "http://only.internal:8080/v1",
+                          "routes": [{"name": "only-route", "paths": ["/only"]}]}]})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(self.names("/services"), ["only"])
+        self.assertEqual(self.names("/routes"), ["only-route"])
+        self.assertEqual(self.admin("/plugins")["data"], [])
+        self.assertEqual(self.admin("/consumers")["data"], [])
+        svc = self.admin("/services/only")
+        self.assertEqual((svc["host"], svc["port"], svc["path"]), ("only.internal", 8080, "/v1"))
+
+        # The configuration as text in a `config` field, as Kong's clients send it.
+        r = h.request("POST", url, json_body={"config": seed_text})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(self.names("/services"), ["example_service"])
+
+        # Errors: Kong's code 14 body; with flatten_errors, the flattened list.
+        bad = {"_format_version": "3.0",
+               "services": [{"name": "bad", "host": "h", "port": "many",
+                             "routes": [{"name": "r", "paths": ["/r"], "strip_path": "maybe"}]}]}
+        r = h.request("POST", url, json_body=bad)
+        self.assertEqual(r.status, 400, r)
+        err = r.json()
+        self.assertEqual((err["code"], err["name"]), (14, "invalid declarative configuration"))
+        self.assertTrue(err["message"].startswith("declarative config is invalid: "), err)
+        self.assertIn("port", err["fields"]["services"][0])
+        self.assertIn("strip_path", err["fields"]["services"][0]["routes"][0])
+        r = h.request("POST", url + "?flatten_errors=1", json_body=bad)
+        self.assertEqual(r.status, 400, r)
+        flat = r.json()["flattened_errors"]
+        self.assertEqual(sorted((e["entity_type"], e["entity_name"]) for e in flat),
+                         [("route", "r"), ("service", "bad")])
+        self.assertEqual(self.names("/services"), ["example_service"])   # nothing changed
+        r = h.request("POST", url, body=b"", headers={"Content-Type": "application/json"})
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json(), {"message": "expected a declarative configuration"})
+        r = h.request("POST", url, body="services: [", headers={"Content-Type": "text/yaml"})
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("failed parsing declarative configuration", r.json()["fields"]["error"])
+
+        # GET /config exports what is stored; the export loads back unchanged.
+        r = h.request("GET", url)
+        self.assertEqual(r.status, 200, r)
+        text = r.json()["config"]
+        self.assertTrue(text.startswith('_format_version: "3.0"\n'), text[:100])
+        r = h.request("POST", url + "?check_hash=1", body=text,
+                      headers={"Content-Type": "application/x-yaml"})
+        self.assertEqual(r.status, 304, r)
+        r = h.request("GET", url + "?format=json")
+        self.assertEqual(r.status, 200, r)
+        exported = json.loads(r.json()["config"])
+        self.assertEqual([s["id"] for s in exported["services"]], [SERVICE_ID])
 
 
 if __name__ == "__main__":
