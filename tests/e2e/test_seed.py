@@ -49,7 +49,7 @@ class SeedTutorialTest(unittest.TestCase):
                 "PORTICO_CLUSTER_CONTROL_PLANE": "127.0.0.1:%d" % cls.cluster_port,
                 "PORTICO_CLUSTER_CERT": cls.cert,
                 "PORTICO_CLUSTER_CERT_KEY": cls.key,
-                "PORTICO_WORKER_THREADS": "2",
+                "PORTICO_WORKER_THREADS": "1",
             })
             cls.procs.append(dp)
             cls.proxy_ports.append(port)
