@@ -1221,7 +1221,7 @@ static json_t *describe_field(const struct gw_schema_field *f)
 {
     json_t *d = json_object();
     json_object_set_new(d, "type", json_string(type_names[f->type]));
-    if (f->flags & GW_SF_REQUIRED)
+    if ((f->flags & GW_SF_REQUIRED) && !(f->flags & GW_SF_AUTO))
         json_object_set_new(d, "required", json_true());
     if (f->flags & GW_SF_AUTO)
         json_object_set_new(d, "auto", json_true());
@@ -1278,6 +1278,8 @@ static json_t *describe_fields(const struct gw_schema_field *fields,
 {
     json_t *arr = json_array();
     FOREACH_FIELD(fields, overrides, f, {
+        if (f->flags & GW_SF_INPUT_ONLY)
+            continue;
         json_t *one = json_object();
         json_object_set_new(one, f->name, describe_field(f));
         json_array_append_new(arr, one);
