@@ -87,6 +87,21 @@ bool gw_schema_ms_timestamps(const struct gw_schema *s)
 
 /* ---------------------------------------------------------------- helpers */
 
+json_t *gw_sf_string(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j != NULL)
+        return j;
+    /* a message cut inside a UTF-8 sequence by a bounded buffer: drop the partial sequence */
+    size_t n = strlen(s);
+    for (size_t cut = 1; cut <= 3 && cut <= n; cut++) {
+        j = json_stringn(s, n - cut);
+        if (j != NULL)
+            return j;
+    }
+    return json_string("invalid value");
+}
+
 const struct gw_schema_field *gw_sf_find(const struct gw_schema_field *fields, const char *name)
 {
     if (fields == NULL)
@@ -118,7 +133,7 @@ void gw_sf_set_error(json_t *errors, const char *path, const char *msg)
     char head[128];
     const char *dot = strchr(path, '.');
     if (dot == NULL) {
-        json_object_set_new(errors, path, json_string(msg));
+        json_object_set_new(errors, path, gw_sf_string(msg));
         return;
     }
     size_t n = (size_t)(dot - path);
@@ -141,7 +156,7 @@ void gw_sf_entity_error(json_t *errors, const char *msg)
         arr = json_array();
         json_object_set_new(errors, "@entity", arr);
     }
-    json_array_append_new(arr, json_string(msg));
+    json_array_append_new(arr, gw_sf_string(msg));
 }
 
 bool gw_sf_nonempty(const json_t *v)
@@ -260,7 +275,7 @@ static json_t *validate_record(const struct gw_schema_field *fields,
 
 static json_t *errstr(const char *s)
 {
-    return json_string(s);
+    return gw_sf_string(s);
 }
 
 static json_t *validate_elements(const struct gw_schema_field *f, const json_t *arr)
@@ -343,7 +358,7 @@ static json_t *check_mutex_sets(const struct gw_schema_field *f, const json_t *v
             gw_buf_appendf(&b, "%s'%s'", n == hit[h] ? "" : ", ", *n);
         gw_buf_append_str(&b, ")");
     }
-    json_t *r = json_string(b.data != NULL ? b.data : "");
+    json_t *r = gw_sf_string(b.data != NULL ? b.data : "");
     gw_buf_cleanup(&b);
     return r;
 }
@@ -354,7 +369,7 @@ json_t *gw_sf_validate_value(const struct gw_schema_field *f, const json_t *v)
     char n1[32], n2[32];
 
     if (v == NULL || json_is_null(v)) {
-        if ((f->flags & GW_SF_REQUIRED) || (f->flags & GW_SF_NOT_NULL))
+        if (f->flags & GW_SF_REQUIRED)
             return errstr("required field missing");
         return NULL;
     }
@@ -453,6 +468,9 @@ json_t *gw_sf_validate_value(const struct gw_schema_field *f, const json_t *v)
     case GW_SF_STRING:
         if (!json_is_string(v))
             return errstr("expected a string");
+        /* C consumers would silently truncate at an embedded NUL */
+        if (strlen(json_string_value(v)) != json_string_length(v))
+            return errstr("invalid value: contains a NUL byte");
         break;
     default:
         return errstr("invalid type");
@@ -517,8 +535,6 @@ json_t *gw_sf_validate_value(const struct gw_schema_field *f, const json_t *v)
             return errstr(err);
         }
     }
-    if ((f->flags & GW_SF_LEN_EQ0) && value_len(f, v) != 0)
-        return errstr("length must be 0");
     if (f->type == GW_SF_STRING || (f->flags & GW_SF_LEN_MIN)) {
         int min = (f->flags & GW_SF_LEN_MIN) ? f->len_min : 1;
         if (value_len(f, v) < (size_t)min) {
@@ -620,6 +636,53 @@ static json_t *parse_default(const char *text)
 static void fill_record(const struct gw_schema_field *fields,
                         const struct gw_schema_field *overrides, json_t *obj);
 
+/* Removes duplicates from a set, keeping the first occurrence (Kong's make_set). Returns a new
+ * array, or NULL when there was nothing to remove. Strings use a hash; other values are compared
+ * pairwise, which is bounded to small arrays. */
+static json_t *dedupe_set(const json_t *v)
+{
+    size_t n = json_array_size(v), i;
+    json_t *e, *out = json_array(), *seen = json_object();
+    bool all_strings = true;
+    json_array_foreach(v, i, e)
+    {
+        if (!json_is_string(e))
+            all_strings = false;
+    }
+    if (!all_strings && n > 1000)
+        goto keep;
+    json_array_foreach(v, i, e)
+    {
+        bool dup = false;
+        if (all_strings) {
+            const char *s = json_string_value(e);
+            if (strlen(s) == json_string_length(e)) {
+                dup = json_object_get(seen, s) != NULL;
+                if (!dup)
+                    json_object_set_new(seen, s, json_true());
+            }
+        } else {
+            size_t j;
+            json_t *o;
+            json_array_foreach(out, j, o)
+            {
+                if (json_equal(o, e))
+                    dup = true;
+            }
+        }
+        if (!dup)
+            json_array_append(out, e);
+    }
+    if (json_array_size(out) != n) {
+        json_decref(seen);
+        return out;
+    }
+keep:
+    json_decref(seen);
+    json_decref(out);
+    return NULL;
+}
+
 /* Normalises one present value in place where Kong would (sets deduplicated, empty object as
  * empty array, integral reals as integers, bare uuid as foreign key, nested record defaults).
  * Returns the (possibly replaced) value to store, or NULL to keep v. */
@@ -664,25 +727,8 @@ static json_t *normalise_value(const struct gw_schema_field *f, json_t *v)
                     json_array_set_new(v, i, r);
             }
         }
-        if (f->type == GW_SF_SET) {
-            json_t *out = json_array();
-            json_array_foreach(v, i, e)
-            {
-                bool dup = false;
-                size_t j;
-                json_t *o;
-                json_array_foreach(out, j, o)
-                {
-                    if (json_equal(o, e))
-                        dup = true;
-                }
-                if (!dup)
-                    json_array_append(out, e);
-            }
-            if (json_array_size(out) != json_array_size(v))
-                return out;
-            json_decref(out);
-        }
+        if (f->type == GW_SF_SET)
+            return dedupe_set(v);
         return NULL;
     }
     default:
@@ -731,12 +777,14 @@ static void merge_into(const struct gw_schema_field *fields,
     json_t *bv;
     json_object_foreach((json_t *)bottom, k, bv)
     {
+        const struct gw_schema_field *f = resolve(fields, overrides, k);
+        if (f == NULL || (f->flags & GW_SF_INPUT_ONLY))
+            continue; /* stored columns the schema does not know are not part of the entity */
         json_t *tv = json_object_get(top, k);
         if (tv == NULL) {
             json_object_set_new(top, k, json_deep_copy(bv));
             continue;
         }
-        const struct gw_schema_field *f = resolve(fields, overrides, k);
         if (f != NULL && f->type == GW_SF_RECORD && json_is_object(tv) && json_is_object(bv))
             merge_into(f->fields, NULL, tv, bv);
     }
@@ -755,7 +803,7 @@ static const struct gw_schema_field *subschema_of(const struct gw_schema *s, con
     const struct gw_schema_field *ov = s->subschema(e, &key, msg, sizeof(msg));
     if (ov == NULL && key != NULL && err_fields != NULL) {
         *err_fields = json_object();
-        json_object_set_new(*err_fields, key, json_string(msg));
+        json_object_set_new(*err_fields, key, gw_sf_string(msg));
     }
     return ov;
 }
@@ -1024,7 +1072,7 @@ static void add_msg(json_t *list, const char *field, const char *sub, const json
         gw_buf_append_str(&b, json_string_value(value));
     else
         pretty(&b, value, 0);
-    json_array_append_new(list, json_string(b.data != NULL ? b.data : ""));
+    json_array_append_new(list, gw_sf_string(b.data != NULL ? b.data : ""));
     gw_buf_cleanup(&b);
 }
 
@@ -1085,7 +1133,7 @@ json_t *gw_schema_error_body(const json_t *err_fields)
     json_t *body = json_object();
     json_object_set_new(body, "code", json_integer(2));
     json_object_set_new(body, "name", json_string("schema violation"));
-    json_object_set_new(body, "message", json_string(b.data != NULL ? b.data : ""));
+    json_object_set_new(body, "message", gw_sf_string(b.data != NULL ? b.data : ""));
     json_object_set_new(body, "fields",
                         err_fields != NULL ? json_deep_copy(err_fields) : json_object());
     gw_buf_cleanup(&b);

@@ -37,8 +37,6 @@ enum gw_sf_type {
 #define GW_SF_LEN_MIN    0x0200u /* len_min applies (strings default to 1) */
 #define GW_SF_LEN_MAX    0x0400u /* len_max applies */
 #define GW_SF_INPUT_ONLY 0x0800u /* accepted on input, validated, not stored */
-#define GW_SF_NOT_NULL   0x1000u /* explicit null is rejected (required-like, has default) */
-#define GW_SF_LEN_EQ0    0x2000u /* must be empty (used by conditional checks) */
 
 /* A custom validator: returns true if value (of the right type) is valid, else writes Kong's
  * message into err. */
@@ -117,6 +115,9 @@ const struct gw_schema_plugin *gw_schema_plugin_find(const char *name);
 
 /* Validates value against field; returns NULL or an owned error (string, object or array). */
 json_t *gw_sf_validate_value(const struct gw_schema_field *f, const json_t *value);
+
+/* Like json_string, but never fails on a message cut inside a UTF-8 sequence. Owned result. */
+json_t *gw_sf_string(const char *s);
 
 /* Looks up a field by name in a NULL-name-terminated list. */
 const struct gw_schema_field *gw_sf_find(const struct gw_schema_field *fields, const char *name);

@@ -220,16 +220,21 @@ static void service_url(json_t *e)
             pc = memchr(auth, ':', alen);
         }
         size_t hlen = pc != NULL ? (size_t)(pc - auth) : alen;
-        if (hlen < sizeof(host)) {
-            memcpy(host, auth, hlen);
-            host[hlen] = '\0';
-        }
         if (pc != NULL) {
             size_t plen = alen - hlen - 1;
             if (plen < sizeof(port)) {
                 memcpy(port, pc + 1, plen);
                 port[plen] = '\0';
             }
+        }
+        const char *h = auth;
+        if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+            h++; /* LuaSocket returns an IPv6 literal without its brackets */
+            hlen -= 2;
+        }
+        if (hlen < sizeof(host)) {
+            memcpy(host, h, hlen);
+            host[hlen] = '\0';
         }
     }
     size_t rest = strcspn(p, "?#");

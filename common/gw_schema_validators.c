@@ -356,7 +356,7 @@ void gw_sf_normalize_path(const char *in, char *out, size_t outlen)
     }
     size_t t = 0;
     for (size_t i = 0; i < n; i++) {
-        if (in[i] == '%' && i + 2 < n + 1 && is_hex(in[i + 1]) && is_hex(in[i + 2])) {
+        if (in[i] == '%' && i + 2 < n && is_hex(in[i + 1]) && is_hex(in[i + 2])) {
             char hex[3] = {in[i + 1], in[i + 2], 0};
             int c = (int)strtol(hex, NULL, 16);
             if (unreserved(c)) {
@@ -372,7 +372,7 @@ void gw_sf_normalize_path(const char *in, char *out, size_t outlen)
         }
     }
     tmp[t] = '\0';
-    /* 2. remove dot segments (RFC 3986 5.2.4) */
+    /* 2. remove dot segments (RFC 3986 5.2.4); the output never outgrows the input */
     size_t r = 0;
     const char *p = tmp;
     while (*p) {
@@ -381,28 +381,21 @@ void gw_sf_normalize_path(const char *in, char *out, size_t outlen)
         } else if (strncmp(p, "./", 2) == 0) {
             p += 2;
         } else if (strncmp(p, "/./", 3) == 0) {
-            p += 2;
+            p += 2; /* "/./" becomes "/" */
         } else if (strcmp(p, "/.") == 0) {
-            p += 1;
             res[r++] = '/';
-            p += 1;
+            break;
         } else if (strncmp(p, "/../", 4) == 0 || strcmp(p, "/..") == 0) {
             bool end = p[3] == '\0';
-            p += 3;
+            p += 3; /* "/../" becomes "/" (p now at that '/'), "/.." becomes "/" */
             while (r > 0 && res[r - 1] != '/')
                 r--;
             if (r > 0)
                 r--;
-            while (r > 0 && res[r - 1] != '/')
-                r--;
-            if (r > 0 && res[r - 1] == '/')
-                r--;
-            res[r++] = '/';
-            if (end)
+            if (end) {
+                res[r++] = '/';
                 break;
-            if (*p == '/')
-                p++;
-            continue;
+            }
         } else if (strcmp(p, ".") == 0 || strcmp(p, "..") == 0) {
             break;
         } else {

@@ -64,6 +64,11 @@ static void service_url_shorthand(void **state)
     assert_int_equal(json_integer_value(json_object_get(s, "port")), 9000);
     json_decref(s);
 
+    s = sch_ok("services", GW_SCHEMA_INSERT, "{\"url\":\"http://[::1]:8080\"}", NULL);
+    assert_string_equal(json_string_value(json_object_get(s, "host")), "::1");
+    assert_int_equal(json_integer_value(json_object_get(s, "port")), 8080);
+    json_decref(s);
+
     s = sch_ok("services", GW_SCHEMA_INSERT, "{\"url\":\"http://h:8080/a/b?x=1\"}", NULL);
     assert_int_equal(json_integer_value(json_object_get(s, "port")), 8080);
     assert_string_equal(json_string_value(json_object_get(s, "path")), "/a/b");
@@ -133,6 +138,67 @@ static void service_field_rules(void **state)
                        NULL);
     assert_json(json_object_get(s, "tags"), "[\"a\",\"\xc3\xa9\"]");
     json_decref(s);
+}
+
+static void service_hostile_input(void **state)
+{
+    (void)state;
+    /* an embedded NUL would truncate the value for C consumers */
+    const struct gw_schema *svc = gw_schema_get("services");
+    json_t *in = json_object(), *out = NULL, *err = NULL;
+    json_object_set_new(in, "host", json_stringn("a\0b", 3));
+    assert_int_equal(gw_schema_process(svc, GW_SCHEMA_INSERT, in, NULL, &out, &err),
+                     GW_ERR_INVALID);
+    assert_json(err, "{\"host\":\"invalid value: contains a NUL byte\"}");
+    json_decref(err);
+    json_decref(in);
+
+    /* a long UTF-8 value in a message is cut on a character boundary */
+    char big[3000];
+    size_t n = 0;
+    while (n + 2 < sizeof(big) - 1) {
+        big[n++] = '\xc3';
+        big[n++] = '\xa9';
+    }
+    big[n] = '\0';
+    in = json_object();
+    json_object_set_new(in, "host", json_string("x"));
+    json_object_set_new(in, "name", json_string(big));
+    assert_int_equal(gw_schema_process(svc, GW_SCHEMA_INSERT, in, NULL, &out, &err),
+                     GW_OK); /* UTF-8 names are valid */
+    json_decref(out);
+    big[0] = ' ';
+    big[1] = ' ';
+    json_object_set_new(in, "name", json_string(big));
+    assert_int_equal(gw_schema_process(svc, GW_SCHEMA_INSERT, in, NULL, &out, &err),
+                     GW_ERR_INVALID);
+    assert_true(json_is_string(json_object_get(err, "name")));
+    json_t *body = gw_schema_error_body(err);
+    assert_non_null(json_string_value(json_object_get(body, "message")));
+    json_decref(body);
+    json_decref(err);
+
+    /* large sets are deduplicated without quadratic work */
+    json_t *tags = json_array();
+    for (int i = 0; i < 20000; i++) {
+        char t[32];
+        snprintf(t, sizeof(t), "t%d", i % 10000);
+        json_array_append_new(tags, json_string(t));
+    }
+    json_object_set_new(in, "name", json_string("ok"));
+    json_object_set_new(in, "tags", tags);
+    assert_int_equal(gw_schema_process(svc, GW_SCHEMA_INSERT, in, NULL, &out, &err), GW_OK);
+    assert_int_equal(json_array_size(json_object_get(out, "tags")), 10000);
+    json_decref(out);
+
+    /* stored columns unknown to the schema are dropped on PATCH */
+    json_t *existing = sch_ok("services", GW_SCHEMA_INSERT, "{\"host\":\"x\"}", NULL);
+    json_object_set_new(existing, "ws_id", json_string("w"));
+    json_t *p = sch_ok("services", GW_SCHEMA_UPDATE, "{\"port\":1}", existing);
+    assert_null(json_object_get(p, "ws_id"));
+    json_decref(p);
+    json_decref(existing);
+    json_decref(in);
 }
 
 static void service_entity_checks(void **state)
@@ -269,6 +335,17 @@ static void route_field_rules(void **state)
                  "{\"paths\":[\"non-normalized path, consider use '/b' instead\"]}", NULL);
     expect_error("routes", "{\"paths\":[\"/%7Efoo\"]}",
                  "{\"paths\":[\"non-normalized path, consider use '/~foo' instead\"]}", NULL);
+    static const char *const norm[][2] = {
+        {"/x/y/../z", "/x/z"}, {"/a/./b", "/a/b"},   {"/a/.", "/a/"}, {"/a/..", "/"},
+        {"/%41b", "/Ab"},      {"/a%2fb", "/a%2Fb"}, {"/../a", "/a"},
+    };
+    for (size_t i = 0; i < sizeof(norm) / sizeof(norm[0]); i++) {
+        char in[128], want[256];
+        snprintf(in, sizeof(in), "{\"paths\":[\"%s\"]}", norm[i][0]);
+        snprintf(want, sizeof(want),
+                 "{\"paths\":[\"non-normalized path, consider use '%s' instead\"]}", norm[i][1]);
+        expect_error("routes", in, want, NULL);
+    }
     json_t *err = sch_err("routes", GW_SCHEMA_INSERT, "{\"paths\":[\"~/users/(foo\"]}", NULL);
     const char *m = json_string_value(json_array_get(json_object_get(err, "paths"), 0));
     assert_non_null(m);
@@ -690,16 +767,27 @@ static void validate_stored(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(service_defaults),      cmocka_unit_test(service_keeps_given_id),
-        cmocka_unit_test(service_url_shorthand), cmocka_unit_test(service_field_rules),
-        cmocka_unit_test(service_entity_checks), cmocka_unit_test(service_patch_and_put),
-        cmocka_unit_test(route_defaults),        cmocka_unit_test(route_needs_a_matcher),
-        cmocka_unit_test(route_field_rules),     cmocka_unit_test(route_subschemas),
-        cmocka_unit_test(upstream_defaults),     cmocka_unit_test(upstream_name_rules),
-        cmocka_unit_test(upstream_hashing),      cmocka_unit_test(upstream_healthchecks),
-        cmocka_unit_test(target_normalisation),  cmocka_unit_test(target_rules),
-        cmocka_unit_test(consumer_rules),        cmocka_unit_test(error_body_ordering),
-        cmocka_unit_test(form_coercion),         cmocka_unit_test(metadata),
+        cmocka_unit_test(service_defaults),
+        cmocka_unit_test(service_keeps_given_id),
+        cmocka_unit_test(service_url_shorthand),
+        cmocka_unit_test(service_field_rules),
+        cmocka_unit_test(service_hostile_input),
+        cmocka_unit_test(service_entity_checks),
+        cmocka_unit_test(service_patch_and_put),
+        cmocka_unit_test(route_defaults),
+        cmocka_unit_test(route_needs_a_matcher),
+        cmocka_unit_test(route_field_rules),
+        cmocka_unit_test(route_subschemas),
+        cmocka_unit_test(upstream_defaults),
+        cmocka_unit_test(upstream_name_rules),
+        cmocka_unit_test(upstream_hashing),
+        cmocka_unit_test(upstream_healthchecks),
+        cmocka_unit_test(target_normalisation),
+        cmocka_unit_test(target_rules),
+        cmocka_unit_test(consumer_rules),
+        cmocka_unit_test(error_body_ordering),
+        cmocka_unit_test(form_coercion),
+        cmocka_unit_test(metadata),
         cmocka_unit_test(validate_stored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
