@@ -413,12 +413,13 @@ void gw_sf_normalize_path(const char *in, char *out, size_t outlen)
 bool gw_sf_check_router_path(const json_t *v, char *err, size_t errlen)
 {
     const char *p = json_string_value(v);
-    if (!(p[0] == '/' || (p[0] == '~' && p[1] == '/'))) {
-        snprintf(err, errlen, "should start with: / (fixed path) or ~/ (regex path)");
-        return false;
-    }
+    /* Kong runs match_none ("//") before match_any (the prefix check) */
     if (strstr(p, "//") != NULL) {
         snprintf(err, errlen, "must not have empty segments");
+        return false;
+    }
+    if (!(p[0] == '/' || (p[0] == '~' && p[1] == '/'))) {
+        snprintf(err, errlen, "should start with: / (fixed path) or ~/ (regex path)");
         return false;
     }
     if (p[0] == '/') {
@@ -514,20 +515,24 @@ bool gw_sf_check_tag(const json_t *v, char *err, size_t errlen)
 {
     const unsigned char *s = (const unsigned char *)json_string_value(v);
     for (size_t i = 0; s[i];) {
-        unsigned char c = s[i];
-        if (c >= 0x21 && c <= 0x7E && c != ',' && c != '/') {
-            i++;
-            continue;
-        }
-        size_t n = c >= 0x80 ? utf8_seq(s + i) : 0;
+        size_t n = s[i] >= 0x80 ? utf8_seq(s + i) : 1;
         if (n == 0) {
-            snprintf(err, errlen,
-                     "invalid tag '%s': expected printable ascii (except `,` and `/`) or valid "
-                     "utf-8 sequences",
-                     (const char *)s);
+            snprintf(err, errlen, "invalid utf-8 character sequence detected at position %zu",
+                     i + 1);
             return false;
         }
         i += n;
+    }
+    /* printable ASCII and space, except ',' and '/', plus UTF-8 sequences */
+    for (size_t i = 0; s[i]; i++) {
+        unsigned char c = s[i];
+        if ((c >= 0x20 && c <= 0x7E && c != ',' && c != '/') || c >= 0x80)
+            continue;
+        snprintf(err, errlen,
+                 "invalid tag '%s': expected printable ascii (except `,` and `/`) or valid "
+                 "utf-8 sequences",
+                 (const char *)s);
+        return false;
     }
     return true;
 }
@@ -547,14 +552,11 @@ bool gw_sf_check_header_name(const json_t *v, char *err, size_t errlen)
 
 bool gw_sf_check_cookie_name(const json_t *v, char *err, size_t errlen)
 {
-    static const char extra[] = "!#$%&'*+-.^_`|~";
     const char *s = json_string_value(v);
     for (const char *p = s; *p; p++) {
-        if (!(isalnum((unsigned char)*p) || strchr(extra, *p) != NULL)) {
+        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_')) {
             snprintf(err, errlen,
-                     "bad cookie name '%s', allowed characters are A-Z, a-z, 0-9, '!', '#', '$', "
-                     "'%%', '&', ''', '*', '+', '-', '.', '^', '_', '`', '|', and '~'",
-                     s);
+                     "bad cookie name '%s', allowed characters are A-Z, a-z, 0-9, '_', and '-'", s);
             return false;
         }
     }
