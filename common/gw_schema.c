@@ -911,8 +911,10 @@ enum gw_err gw_schema_process(const struct gw_schema *s, enum gw_schema_op op, c
             set_timestamp(s, e, "created_at");
         set_timestamp(s, e, "updated_at");
     }
-    if (s->finish != NULL)
-        s->finish(e, op);
+    if (s->finish != NULL && s->finish(e, op) != GW_OK) {
+        json_decref(e);
+        return GW_ERR_INTERNAL;
+    }
 
     errors = validate_entity(s, e, op == GW_SCHEMA_UPDATE);
     if (errors != NULL)
@@ -1163,11 +1165,8 @@ static void coerce_record(const struct gw_schema_field *fields,
 
 static json_t *coerce_value(const struct gw_schema_field *f, json_t *v)
 {
-    if (json_is_string(v) && json_string_length(v) == 0 && !(f->flags & GW_SF_REQUIRED) &&
-        f->type != GW_SF_STRING)
-        return json_null();
-    if (json_is_string(v) && json_string_length(v) == 0 && !(f->flags & GW_SF_REQUIRED) &&
-        f->type == GW_SF_STRING)
+    /* an empty form value clears a nullable field */
+    if (json_is_string(v) && json_string_length(v) == 0 && !(f->flags & GW_SF_REQUIRED))
         return json_null();
     switch (f->type) {
     case GW_SF_BOOLEAN:

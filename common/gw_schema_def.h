@@ -1,6 +1,8 @@
 /* common/gw_schema_def.h: the internal, table-driven description of entity and plugin schemas
  * (field descriptors, entity descriptors, shared validators) used by gw_schema*.c only.
  * Nothing outside common/gw_schema*.c includes this header; the public API is gw_schema.h.
+ * All descriptors are immutable static data and every helper may be called from any thread;
+ * json_t results are owned by the caller (json_decref) unless stated otherwise.
  * SPDX-License-Identifier: Apache-2.0 */
 #ifndef GW_SCHEMA_DEF_H
 #define GW_SCHEMA_DEF_H
@@ -80,8 +82,9 @@ typedef const struct gw_schema_field *(*gw_sf_subschema_fn)(const json_t *entity
 typedef void (*gw_sf_shorthand_fn)(json_t *input);
 
 /* Entity-specific transformation applied after defaults, before validation (target
- * normalisation, auto key, ca digest). */
-typedef void (*gw_sf_finish_fn)(json_t *entity, enum gw_schema_op op);
+ * normalisation, auto key, ca digest). Returns GW_OK, or an error that aborts the write (the
+ * random generator failing). */
+typedef enum gw_err (*gw_sf_finish_fn)(json_t *entity, enum gw_schema_op op);
 
 struct gw_schema {
     const char *name;

@@ -102,18 +102,15 @@ static bool all_in(const json_t *arr, const char *const *list)
     return true;
 }
 
-static void random_hex(char *out, size_t nbytes)
+/* Writes 2 * nbytes lowercase hex characters (plus NUL) from the CSPRNG. */
+static enum gw_err random_hex(char *out, size_t nbytes)
 {
     unsigned char buf[64];
-    if (nbytes > sizeof(buf))
-        nbytes = sizeof(buf);
-    if (RAND_bytes(buf, (int)nbytes) != 1) {
-        /* the CSPRNG failing is not recoverable; fall back to a v4 uuid-like source */
-        for (size_t i = 0; i < nbytes; i++)
-            buf[i] = (unsigned char)(rand() & 0xff);
-    }
+    if (nbytes > sizeof(buf) || RAND_bytes(buf, (int)nbytes) != 1)
+        return GW_ERR_INTERNAL;
     for (size_t i = 0; i < nbytes; i++)
         snprintf(out + 2 * i, 3, "%02x", buf[i]);
+    return GW_OK;
 }
 
 /* ---------------------------------------------------------------- services */
@@ -804,22 +801,23 @@ static const struct gw_schema_field target_fields[] = {
 };
 
 /* The targets DAO writes target as host:port (default port 8000, IPv6 bracketed and expanded). */
-static void target_finish(json_t *e, enum gw_schema_op op)
+static enum gw_err target_finish(json_t *e, enum gw_schema_op op)
 {
     (void)op;
     json_t *t = json_object_get(e, "target");
     if (!json_is_string(t))
-        return;
+        return GW_OK; /* validation reports it */
     struct gw_sf_host h;
     char err[256], out[320];
     if (!gw_sf_normalize_ip(json_string_value(t), &h, err, sizeof(err)))
-        return;
+        return GW_OK; /* validation reports it */
     long port = h.port >= 0 ? h.port : 8000;
     if (h.kind == 2)
         snprintf(out, sizeof(out), "[%s]:%ld", h.host, port);
     else
         snprintf(out, sizeof(out), "%s:%ld", h.host, port);
     json_object_set_new(e, "target", json_string(out));
+    return GW_OK;
 }
 
 const struct gw_schema gw_schema_targets = {
@@ -945,15 +943,18 @@ static const struct gw_schema_field keyauth_fields[] = {
     F_END,
 };
 
-static void keyauth_finish(json_t *e, enum gw_schema_op op)
+static enum gw_err keyauth_finish(json_t *e, enum gw_schema_op op)
 {
     (void)op;
     json_t *k = json_object_get(e, "key");
     if (k == NULL || json_is_null(k)) {
         char key[33];
-        random_hex(key, 16);
+        enum gw_err r = random_hex(key, 16);
+        if (r != GW_OK)
+            return r;
         json_object_set_new(e, "key", json_string(key));
     }
+    return GW_OK;
 }
 
 static const char *const keyauth_unique[] = {"key", NULL};
@@ -1130,16 +1131,16 @@ static void ca_check(const json_t *e, json_t *errors, bool update)
 }
 
 /* cert_digest = lowercase hex SHA-256 of the DER encoding, computed on every write. */
-static void ca_finish(json_t *e, enum gw_schema_op op)
+static enum gw_err ca_finish(json_t *e, enum gw_schema_op op)
 {
     (void)op;
     json_t *cert = json_object_get(e, "cert");
     if (!json_is_string(cert))
-        return;
+        return GW_OK; /* validation reports it */
     X509 *x = load_cert(json_string_value(cert));
     if (x == NULL) {
         ERR_clear_error();
-        return;
+        return GW_OK; /* validation reports it */
     }
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
@@ -1151,6 +1152,7 @@ static void ca_finish(json_t *e, enum gw_schema_op op)
     }
     X509_free(x);
     ERR_clear_error();
+    return GW_OK;
 }
 
 static const char *const ca_unique[] = {"cert_digest", NULL};
