@@ -566,6 +566,15 @@ static void upstream_healthchecks(void **state)
     assert_json(json_object_get(r, "healthchecks"), hc_defaults);
     assert_true(json_equal(json_object_get(r, "id"), json_object_get(u, "id")));
 
+    /* records are implicitly required, as in Kong */
+    json_t *nerr =
+        sch_err("upstreams", GW_SCHEMA_UPDATE, "{\"healthchecks\":{\"active\":null}}", u);
+    assert_json(nerr, "{\"healthchecks\":{\"active\":\"required field missing\"}}");
+    json_decref(nerr);
+    nerr = sch_err("upstreams", GW_SCHEMA_UPDATE, "{\"healthchecks\":null}", u);
+    assert_json(nerr, "{\"healthchecks\":\"required field missing\"}");
+    json_decref(nerr);
+
     json_t *err = sch_err("upstreams", GW_SCHEMA_UPDATE,
                           "{\"healthchecks\":{\"active\":{\"timeout\":-1,\"concurrency\":0},"
                           "\"threshold\":101}}",
@@ -755,6 +764,12 @@ static void validate_stored(void **state)
     assert_json(err, "{\"port\":\"value should be between 0 and 65535\"}");
     assert_int_equal(json_integer_value(json_object_get(svc, "port")), -1);
     json_decref(err);
+    json_object_del(svc, "id");
+    assert_int_equal(gw_schema_validate(s, svc, &err), GW_ERR_INVALID);
+    assert_json(err, "{\"port\":\"value should be between 0 and 65535\",\"id\":\"required field "
+                     "missing\"}");
+    json_decref(err);
+    json_object_set_new(svc, "id", json_string("6ba7b810-9dad-11d1-80b4-00c04fd430c8"));
     json_object_del(svc, "host");
     assert_int_equal(gw_schema_validate(s, svc, &err), GW_ERR_INVALID);
     assert_json(err, "{\"port\":\"value should be between 0 and 65535\",\"host\":\"required field "

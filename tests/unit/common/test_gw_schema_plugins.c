@@ -69,8 +69,7 @@ static void rate_limiting(void **state)
                 "{\"second\":null,\"minute\":5,\"hour\":null,\"day\":null,\"month\":null,"
                 "\"year\":null,\"limit_by\":\"consumer\",\"header_name\":null,\"path\":null,"
                 "\"policy\":\"local\",\"fault_tolerant\":true,\"redis\":{\"host\":null,"
-                "\"port\":6379,\"timeout\":2000,\"connect_timeout\":2000,\"send_timeout\":2000,"
-                "\"read_timeout\":2000,\"username\":null,\"password\":null,\"database\":0,"
+                "\"port\":6379,\"timeout\":2000,\"username\":null,\"password\":null,\"database\":0,"
                 "\"ssl\":false,\"ssl_verify\":false,\"server_name\":null},"
                 "\"hide_client_headers\":false,\"error_code\":429,\"error_message\":\"API rate "
                 "limit exceeded\",\"sync_rate\":-1}");
