@@ -183,6 +183,33 @@ static void proxy_cache(void **state)
                  NULL);
 }
 
+static void plugin_form_coercion(void **state)
+{
+    (void)state;
+    const struct gw_schema *s = gw_schema_get("plugins");
+    json_t *in =
+        tj("{\"name\":\"rate-limiting\",\"enabled\":\"false\",\"config\":{\"minute\":\"5\","
+           "\"second\":\"0.5\",\"hide_client_headers\":\"true\",\"header_name\":\"\"}}");
+    gw_schema_coerce_form(s, in);
+    assert_json(in, "{\"name\":\"rate-limiting\",\"enabled\":false,\"config\":{\"minute\":5,"
+                    "\"second\":0.5,\"hide_client_headers\":true,\"header_name\":null}}");
+    json_t *out = NULL, *err = NULL;
+    assert_int_equal(gw_schema_process(s, GW_SCHEMA_INSERT, in, NULL, &out, &err), GW_OK);
+    json_decref(out);
+    json_decref(in);
+
+    in = tj("{\"name\":\"proxy-cache\",\"config\":{\"strategy\":\"memory\",\"response_code\":"
+            "\"200\",\"content_type\":\"text/html\",\"cache_ttl\":\"x\"}}");
+    gw_schema_coerce_form(s, in);
+    assert_json(in,
+                "{\"name\":\"proxy-cache\",\"config\":{\"strategy\":\"memory\","
+                "\"response_code\":[200],\"content_type\":[\"text/html\"],\"cache_ttl\":\"x\"}}");
+    assert_int_equal(gw_schema_process(s, GW_SCHEMA_INSERT, in, NULL, &out, &err), GW_ERR_INVALID);
+    assert_json(err, "{\"config\":{\"cache_ttl\":\"expected an integer\"}}");
+    json_decref(err);
+    json_decref(in);
+}
+
 static void keyauth_credentials(void **state)
 {
     (void)state;
@@ -284,13 +311,10 @@ static void describe(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(key_auth_defaults),
-        cmocka_unit_test(plugin_entity_rules),
-        cmocka_unit_test(rate_limiting),
-        cmocka_unit_test(proxy_cache),
-        cmocka_unit_test(keyauth_credentials),
-        cmocka_unit_test(plugin_metadata),
-        cmocka_unit_test(describe),
+        cmocka_unit_test(key_auth_defaults),   cmocka_unit_test(plugin_entity_rules),
+        cmocka_unit_test(rate_limiting),       cmocka_unit_test(proxy_cache),
+        cmocka_unit_test(keyauth_credentials), cmocka_unit_test(plugin_form_coercion),
+        cmocka_unit_test(plugin_metadata),     cmocka_unit_test(describe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
