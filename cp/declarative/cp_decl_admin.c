@@ -72,6 +72,10 @@ void cp_decl_admin_post(struct cp_store *s, const char *raw, size_t len, const j
     } else if (json_is_object(cfg)) {
         doc = json_incref((json_t *)cfg);
         rc = cp_decl_load_doc(doc, NULL, &entities, &errs);
+    } else if (json_is_object(decoded) && json_object_size(decoded) > 0) {
+        /* Not a configuration: validating it says what is missing (_format_version). */
+        doc = json_incref((json_t *)decoded);
+        rc = cp_decl_load_doc(doc, NULL, &entities, &errs);
     } else if (!decoded && raw && len > 0) {
         rc = cp_decl_load_text(raw, len, CP_DECL_FORMAT_AUTO, NULL, &doc, &entities, &errs);
     } else {
@@ -149,4 +153,62 @@ void cp_decl_admin_get(struct cp_store *s, const char *format, struct cp_decl_re
     json_decref(current);
 }
 
-#endif
+/* ---- the Admin API route ------------------------------------------------------------------ */
+
+#if __has_include("admin/cp_admin_ext.h")
+
+#include <strings.h>
+
+#include "admin/cp_admin_ext.h"
+
+/* Content types the Admin API decodes itself; any other body reaches the declarative reader
+ * as raw YAML or JSON text (Kong's /config takes YAML bodies). */
+static bool decoded_type(const char *ct)
+{
+    static const char *const types[] = {"application/json", "application/x-www-form-urlencoded",
+                                        "multipart/form-data", NULL};
+    for (size_t i = 0; ct && types[i]; i++)
+        if (strncasecmp(ct, types[i], strlen(types[i])) == 0)
+            return true;
+    return false;
+}
+
+static void handle_config(struct cp_admin_req *r, void *arg)
+{
+    (void)arg;
+    struct cp_decl_reply reply = {0};
+    struct cp_store *s = cp_admin_req_store(r);
+    if (cp_admin_req_method(r) == CP_ADMIN_GET) {
+        cp_decl_admin_get(s, cp_admin_query(r, "format"), &reply);
+    } else {
+        json_t *decoded = NULL;
+        size_t len = 0;
+        const char *raw = cp_admin_req_body(r, &len);
+        if (decoded_type(cp_admin_req_header(r, "Content-Type")) &&
+            cp_admin_req_json(r, &decoded) != GW_OK)
+            return; /* cp_admin_req_json replied */
+        /* An empty JSON or form body decodes to {}: no configuration at all. */
+        if (decoded && json_object_size(decoded) == 0) {
+            json_decref(decoded);
+            decoded = NULL;
+            len = 0;
+        }
+        const char *ch = cp_admin_query(r, "check_hash");
+        cp_decl_admin_post(s, raw, len, decoded, ch && strcmp(ch, "1") == 0,
+                           cp_decl_admin_truthy(cp_admin_query(r, "flatten_errors")), &reply);
+        json_decref(decoded);
+    }
+    if (reply.body)
+        cp_admin_reply_json(r, reply.status, reply.body);
+    else
+        cp_admin_reply_empty(r, reply.status);
+}
+
+enum gw_err cp_decl_admin_register(struct cp_admin *a)
+{
+    return cp_admin_route_add(a, "/config", CP_ADMIN_M(CP_ADMIN_GET) | CP_ADMIN_M(CP_ADMIN_POST),
+                              handle_config, NULL);
+}
+
+#endif /* admin */
+#endif /* store */

@@ -16,7 +16,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "gw_err.h"
+
 struct cp_store;
+struct cp_admin;
 
 struct cp_decl_reply {
     int status;   /* HTTP status */
@@ -31,6 +34,10 @@ void cp_decl_admin_post(struct cp_store *s, const char *raw, size_t len, const j
 
 /* GET /config. format: NULL or "yaml" for YAML text, "json" for JSON text. Fills *reply. */
 void cp_decl_admin_get(struct cp_store *s, const char *format, struct cp_decl_reply *reply);
+
+/* Registers GET and POST /config on the running Admin API a (cp_admin_route_add). Call from
+ * the Admin API loop thread after cp_admin_start(). GW_OK or the registration error. */
+enum gw_err cp_decl_admin_register(struct cp_admin *a);
 
 /* Kong's truthy() for the flatten_errors query argument: true, 1, "true", "1", "on", "yes"
  * (any case). check_hash is true only for "1". */
