@@ -11,7 +11,7 @@
 #include "admin/cp_admin_router.h"
 
 #define MAX_KEY_SEGS 16
-#define MAX_INDEX 100000
+#define MAX_INDEX    100000
 
 enum seg_kind { SEG_NAME = 0, SEG_APPEND, SEG_KIND_COUNT_ };
 
@@ -333,8 +333,7 @@ enum gw_err cp_admin_body_multipart(const char *boundary, const char *body, size
             const char *eol = memmem_s(h, (size_t)(hend - h) + 2, "\r\n", 2);
             if (!eol || eol > hend)
                 eol = hend;
-            if ((size_t)(eol - h) > 20 && strncasecmp(h, "Content-Disposition:", 20) == 0 &&
-                !name)
+            if ((size_t)(eol - h) > 20 && strncasecmp(h, "Content-Disposition:", 20) == 0 && !name)
                 name = header_param(h + 20, (size_t)(eol - h - 20), "name");
             h = eol + 2;
         }

@@ -14,10 +14,10 @@
 #include "gw_err.h"
 
 enum cp_admin_body_type {
-    CP_ADMIN_BODY_NONE = 0,  /* empty body */
-    CP_ADMIN_BODY_JSON,      /* application/json */
-    CP_ADMIN_BODY_FORM,      /* application/x-www-form-urlencoded */
-    CP_ADMIN_BODY_MULTIPART, /* multipart/form-data */
+    CP_ADMIN_BODY_NONE = 0,   /* empty body */
+    CP_ADMIN_BODY_JSON,       /* application/json */
+    CP_ADMIN_BODY_FORM,       /* application/x-www-form-urlencoded */
+    CP_ADMIN_BODY_MULTIPART,  /* multipart/form-data */
     CP_ADMIN_BODY_TYPE_COUNT_ /* keep last */
 };
 

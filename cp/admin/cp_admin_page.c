@@ -149,8 +149,7 @@ static bool tag_byte(unsigned char c)
     return (c >= 0x20 && c <= 0x7e && c != ',' && c != '/') || (c >= 0x80 && c <= 0xf4);
 }
 
-enum gw_err cp_admin_page_tags(const char *arg, json_t **tags, bool *any, char *msg,
-                               size_t msglen)
+enum gw_err cp_admin_page_tags(const char *arg, json_t **tags, bool *any, char *msg, size_t msglen)
 {
     *tags = NULL;
     *any = false;

@@ -13,8 +13,8 @@
 #include "gw_err.h"
 
 #define CP_ADMIN_PAGE_DEFAULT 100
-#define CP_ADMIN_PAGE_MAX 1000
-#define CP_ADMIN_MAX_TAGS 5
+#define CP_ADMIN_PAGE_MAX     1000
+#define CP_ADMIN_MAX_TAGS     5
 
 /* Standard-alphabet base64 of in[0..n) without padding. Returns owned text (free()) or NULL. */
 char *cp_admin_base64_encode(const unsigned char *in, size_t n);
@@ -39,7 +39,6 @@ enum gw_err cp_admin_page_size(const char *arg, size_t *size, char *msg, size_t 
 /* Parses the tags query argument. On GW_OK *tags is an owned array of strings (json_decref) and
  * *any tells whether they are OR-ed. GW_ERR_INVALID with the option error in msg ("cannot be
  * null", "invalid filter syntax", "cannot query more than 5 tags"). */
-enum gw_err cp_admin_page_tags(const char *arg, json_t **tags, bool *any, char *msg,
-                               size_t msglen);
+enum gw_err cp_admin_page_tags(const char *arg, json_t **tags, bool *any, char *msg, size_t msglen);
 
 #endif

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GET CP_ADMIN_M(CP_ADMIN_GET)
+#define GET  CP_ADMIN_M(CP_ADMIN_GET)
 #define COLL (CP_ADMIN_M(CP_ADMIN_GET) | CP_ADMIN_M(CP_ADMIN_POST))
 #define ENT                                                                                        \
     (CP_ADMIN_M(CP_ADMIN_GET) | CP_ADMIN_M(CP_ADMIN_PATCH) | CP_ADMIN_M(CP_ADMIN_PUT) |            \
@@ -14,12 +14,16 @@
 
 #define ENTITY_ROUTES(path, table, key)                                                            \
     {"/" path, COLL, CP_ADMIN_COLLECTION, table, NULL, NULL},                                      \
-        {"/" path "/{" key "}", ENT, CP_ADMIN_ENTITY, table, NULL, NULL}
+    {                                                                                              \
+        "/" path "/{" key "}", ENT, CP_ADMIN_ENTITY, table, NULL, NULL                             \
+    }
 
 #define NESTED_ROUTES(ppath, pkey, ptable, cpath, ckey, ctable, fk)                                \
     {"/" ppath "/{" pkey "}/" cpath, COLL, CP_ADMIN_NESTED_COLLECTION, ctable, ptable, fk},        \
-        {"/" ppath "/{" pkey "}/" cpath "/{" ckey "}", ENT, CP_ADMIN_NESTED_ENTITY, ctable, ptable, \
-         fk}
+    {                                                                                              \
+        "/" ppath "/{" pkey "}/" cpath "/{" ckey "}", ENT, CP_ADMIN_NESTED_ENTITY, ctable, ptable, \
+            fk                                                                                     \
+    }
 
 static const struct cp_admin_route routes[] = {
     {"/", GET, CP_ADMIN_ROOT, NULL, NULL, NULL},
@@ -40,8 +44,7 @@ static const struct cp_admin_route routes[] = {
     NESTED_ROUTES("services", "services", "services", "plugins", "plugins", "plugins", "service"),
 
     ENTITY_ROUTES("routes", "routes", "routes"),
-    {"/routes/{routes}/service", FOREIGN, CP_ADMIN_FOREIGN_ENTITY, "routes", "services",
-     "service"},
+    {"/routes/{routes}/service", FOREIGN, CP_ADMIN_FOREIGN_ENTITY, "routes", "services", "service"},
     NESTED_ROUTES("routes", "routes", "routes", "plugins", "plugins", "plugins", "route"),
 
     ENTITY_ROUTES("upstreams", "upstreams", "upstreams"),

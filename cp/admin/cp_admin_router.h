@@ -25,19 +25,19 @@ enum cp_admin_method {
 #define CP_ADMIN_M(m) (1u << (m))
 
 enum cp_admin_kind {
-    CP_ADMIN_ROOT = 0,        /* GET / */
-    CP_ADMIN_STATUS,          /* GET /status */
-    CP_ADMIN_ENDPOINTS,       /* GET /endpoints */
-    CP_ADMIN_TAGS,            /* GET /tags */
-    CP_ADMIN_TAG,             /* GET /tags/{tags} */
-    CP_ADMIN_SCHEMA,          /* GET /schemas/{name} */
-    CP_ADMIN_SCHEMA_VALIDATE, /* POST /schemas/{name}/validate */
-    CP_ADMIN_SCHEMA_PLUGIN,   /* GET /schemas/plugins/{name} */
-    CP_ADMIN_PLUGINS_ENABLED, /* GET /plugins/enabled */
-    CP_ADMIN_DATA_PLANES,     /* GET /clustering/data-planes */
-    CP_ADMIN_CLUSTER_STATUS,  /* GET /clustering/status */
-    CP_ADMIN_COLLECTION,      /* /E: entity */
-    CP_ADMIN_ENTITY,          /* /E/{e}: entity */
+    CP_ADMIN_ROOT = 0,          /* GET / */
+    CP_ADMIN_STATUS,            /* GET /status */
+    CP_ADMIN_ENDPOINTS,         /* GET /endpoints */
+    CP_ADMIN_TAGS,              /* GET /tags */
+    CP_ADMIN_TAG,               /* GET /tags/{tags} */
+    CP_ADMIN_SCHEMA,            /* GET /schemas/{name} */
+    CP_ADMIN_SCHEMA_VALIDATE,   /* POST /schemas/{name}/validate */
+    CP_ADMIN_SCHEMA_PLUGIN,     /* GET /schemas/plugins/{name} */
+    CP_ADMIN_PLUGINS_ENABLED,   /* GET /plugins/enabled */
+    CP_ADMIN_DATA_PLANES,       /* GET /clustering/data-planes */
+    CP_ADMIN_CLUSTER_STATUS,    /* GET /clustering/status */
+    CP_ADMIN_COLLECTION,        /* /E: entity */
+    CP_ADMIN_ENTITY,            /* /E/{e}: entity */
     CP_ADMIN_NESTED_COLLECTION, /* /P/{p}/E: parent, entity, fk */
     CP_ADMIN_NESTED_ENTITY,     /* /P/{p}/E/{e}: parent, entity, fk */
     CP_ADMIN_FOREIGN_ENTITY,    /* /E/{e}/F: the entity that e's fk points to (parent) */
@@ -46,19 +46,19 @@ enum cp_admin_kind {
 };
 
 struct cp_admin_route {
-    const char *pattern;     /* with {name} placeholders */
-    unsigned methods;        /* CP_ADMIN_M() bits */
+    const char *pattern; /* with {name} placeholders */
+    unsigned methods;    /* CP_ADMIN_M() bits */
     enum cp_admin_kind kind;
-    const char *entity;      /* table of the entity served (or NULL) */
-    const char *parent;      /* table of the parent / foreign entity (or NULL) */
-    const char *fk;          /* field of entity that references parent (or NULL) */
+    const char *entity; /* table of the entity served (or NULL) */
+    const char *parent; /* table of the parent / foreign entity (or NULL) */
+    const char *fk;     /* field of entity that references parent (or NULL) */
 };
 
 #define CP_ADMIN_MAX_PARAMS 3
 
 struct cp_admin_match {
-    const struct cp_admin_route *route;      /* borrowed from the static table */
-    char *params[CP_ADMIN_MAX_PARAMS];       /* decoded {placeholders} in order (owned) */
+    const struct cp_admin_route *route; /* borrowed from the static table */
+    char *params[CP_ADMIN_MAX_PARAMS];  /* decoded {placeholders} in order (owned) */
     size_t nparams;
 };
 

@@ -8,78 +8,106 @@
 #include "gw_log.h"
 
 #define GEN_TEXT(col, expr) col " text GENERATED ALWAYS AS (" expr ") STORED"
-#define GEN_FK(col, field)                                                                         \
-    col " uuid GENERATED ALWAYS AS ((doc->'" field "'->>'id')::uuid) STORED"
+#define GEN_FK(col, field)  col " uuid GENERATED ALWAYS AS ((doc->'" field "'->>'id')::uuid) STORED"
 
 /* Version 1: every entity table, the revision counter and the data plane registry. */
-static const char MIGRATION_1[] =
-    "CREATE TABLE certificates (id uuid PRIMARY KEY, doc jsonb NOT NULL);\n"
-    "CREATE TABLE ca_certificates (id uuid PRIMARY KEY, doc jsonb NOT NULL);\n"
-    "CREATE TABLE services (id uuid PRIMARY KEY, doc jsonb NOT NULL,\n"
-    "  " GEN_TEXT("name", "doc->>'name'") ",\n"
-    "  " GEN_FK("client_certificate_id", "client_certificate") ",\n"
-    "  CONSTRAINT uq_services_name UNIQUE (name),\n"
-    "  CONSTRAINT fk_services_client_certificate FOREIGN KEY (client_certificate_id)\n"
-    "    REFERENCES certificates (id) ON DELETE RESTRICT);\n"
-    "CREATE TABLE routes (id uuid PRIMARY KEY, doc jsonb NOT NULL,\n"
-    "  " GEN_TEXT("name", "doc->>'name'") ",\n"
-    "  " GEN_FK("service_id", "service") ",\n"
-    "  CONSTRAINT uq_routes_name UNIQUE (name),\n"
-    "  CONSTRAINT fk_routes_service FOREIGN KEY (service_id) REFERENCES services (id)\n"
-    "    ON DELETE RESTRICT);\n"
-    "CREATE INDEX routes_service_id_idx ON routes (service_id);\n"
-    "CREATE TABLE upstreams (id uuid PRIMARY KEY, doc jsonb NOT NULL,\n"
-    "  " GEN_TEXT("name", "doc->>'name'") ",\n"
-    "  " GEN_FK("client_certificate_id", "client_certificate") ",\n"
-    "  CONSTRAINT uq_upstreams_name UNIQUE (name),\n"
-    "  CONSTRAINT fk_upstreams_client_certificate FOREIGN KEY (client_certificate_id)\n"
-    "    REFERENCES certificates (id) ON DELETE RESTRICT);\n"
-    "CREATE TABLE targets (id uuid PRIMARY KEY, doc jsonb NOT NULL,\n"
-    "  " GEN_FK("upstream_id", "upstream") ",\n"
-    "  " GEN_TEXT("target", "doc->>'target'") ",\n"
-    "  CONSTRAINT uq_targets_upstream_target UNIQUE (upstream_id, target),\n"
-    "  CONSTRAINT fk_targets_upstream FOREIGN KEY (upstream_id) REFERENCES upstreams (id)\n"
-    "    ON DELETE CASCADE);\n"
-    "CREATE TABLE consumers (id uuid PRIMARY KEY, doc jsonb NOT NULL,\n"
-    "  " GEN_TEXT("username", "doc->>'username'") ",\n"
-    "  " GEN_TEXT("custom_id", "doc->>'custom_id'") ",\n"
-    "  CONSTRAINT uq_consumers_username UNIQUE (username),\n"
-    "  CONSTRAINT uq_consumers_custom_id UNIQUE (custom_id));\n"
-    "CREATE TABLE plugins (id uuid PRIMARY KEY, doc jsonb NOT NULL,\n"
-    "  " GEN_TEXT("instance_name", "doc->>'instance_name'") ",\n"
-    "  " GEN_FK("service_id", "service") ",\n"
-    "  " GEN_FK("route_id", "route") ",\n"
-    "  " GEN_FK("consumer_id", "consumer") ",\n"
-    "  " GEN_TEXT("cache_key", "(doc->>'name') || ':' || coalesce(doc->'route'->>'id', '') || ':' "
-                               "|| coalesce(doc->'service'->>'id', '') || ':' || "
-                               "coalesce(doc->'consumer'->>'id', '')") ",\n"
-    "  CONSTRAINT uq_plugins_instance_name UNIQUE (instance_name),\n"
-    "  CONSTRAINT uq_plugins_cache_key UNIQUE (cache_key),\n"
-    "  CONSTRAINT fk_plugins_service FOREIGN KEY (service_id) REFERENCES services (id)\n"
-    "    ON DELETE CASCADE,\n"
-    "  CONSTRAINT fk_plugins_route FOREIGN KEY (route_id) REFERENCES routes (id)\n"
-    "    ON DELETE CASCADE,\n"
-    "  CONSTRAINT fk_plugins_consumer FOREIGN KEY (consumer_id) REFERENCES consumers (id)\n"
-    "    ON DELETE CASCADE);\n"
-    "CREATE TABLE keyauth_credentials (id uuid PRIMARY KEY, doc jsonb NOT NULL,\n"
-    "  " GEN_FK("consumer_id", "consumer") ",\n"
-    "  " GEN_TEXT("key", "doc->>'key'") ",\n"
-    "  CONSTRAINT uq_keyauth_credentials_key UNIQUE (key),\n"
-    "  CONSTRAINT fk_keyauth_credentials_consumer FOREIGN KEY (consumer_id)\n"
-    "    REFERENCES consumers (id) ON DELETE CASCADE);\n"
-    "CREATE TABLE snis (id uuid PRIMARY KEY, doc jsonb NOT NULL,\n"
-    "  " GEN_TEXT("name", "doc->>'name'") ",\n"
-    "  " GEN_FK("certificate_id", "certificate") ",\n"
-    "  CONSTRAINT uq_snis_name UNIQUE (name),\n"
-    "  CONSTRAINT fk_snis_certificate FOREIGN KEY (certificate_id) REFERENCES certificates (id)\n"
-    "    ON DELETE CASCADE);\n"
-    "CREATE TABLE config_revision (revision bigint NOT NULL);\n"
-    "INSERT INTO config_revision (revision) VALUES (0);\n"
-    "CREATE TABLE clustering_data_planes (id uuid PRIMARY KEY, hostname text, ip text,\n"
-    "  version text, sync_status text, config_hash text, last_seen timestamptz,\n"
-    "  connected boolean, applied_revision bigint, last_error text, control_plane_id text,\n"
-    "  cert_expiry bigint, labels jsonb, created_at timestamptz DEFAULT now(),\n"
-    "  updated_at timestamptz DEFAULT now());\n";
+static const char
+    MIGRATION_1
+        [] = "CREATE TABLE certificates (id uuid PRIMARY KEY, doc jsonb NOT NULL);\n"
+             "CREATE TABLE ca_certificates (id uuid PRIMARY KEY, doc jsonb NOT NULL);\n"
+             "CREATE TABLE services (id uuid PRIMARY KEY, doc jsonb NOT NULL,\n"
+             "  " GEN_TEXT(
+                 "name",
+                 "doc->>'name'") ",\n"
+                                 "  " GEN_FK(
+                                     "client_certificate_id",
+                                     "client_certificate") ",\n"
+                                                           "  CONSTRAINT uq_services_name UNIQUE "
+                                                           "(name),\n"
+                                                           "  CONSTRAINT "
+                                                           "fk_services_client_certificate FOREIGN "
+                                                           "KEY (client_certificate_id)\n"
+                                                           "    REFERENCES certificates (id) ON "
+                                                           "DELETE RESTRICT);\n"
+                                                           "CREATE TABLE routes (id uuid PRIMARY "
+                                                           "KEY, doc jsonb NOT NULL,\n"
+                                                           "  " GEN_TEXT(
+                                                               "name",
+                                                               "doc->>'name'") ",\n"
+                                                                               "  " GEN_FK(
+                                                                                   "service_id", "s"
+                                                                                                 "e"
+                                                                                                 "r"
+                                                                                                 "v"
+                                                                                                 "i"
+                                                                                                 "c"
+                                                                                                 "e") ",\n"
+                                                                                                      "  CONSTRAINT uq_routes_name UNIQUE (name),\n"
+                                                                                                      "  CONSTRAINT fk_routes_service FOREIGN KEY (service_id) REFERENCES services (id)\n"
+                                                                                                      "    ON DELETE RESTRICT);\n"
+                                                                                                      "CREATE INDEX routes_service_id_idx ON routes (service_id);\n"
+                                                                                                      "CREATE TABLE upstreams (id uuid PRIMARY KEY, doc jsonb NOT NULL,\n"
+                                                                                                      "  " GEN_TEXT("name", "doc->>'name'") ",\n"
+                                                                                                                                            "  " GEN_FK("client_certificate_id", "client_certificate") ",\n"
+                                                                                                                                                                                                       "  CONSTRAINT uq_upstreams_name UNIQUE (name),\n"
+                                                                                                                                                                                                       "  CONSTRAINT fk_upstreams_client_certificate FOREIGN KEY (client_certificate_id)\n"
+                                                                                                                                                                                                       "    REFERENCES certificates (id) ON DELETE RESTRICT);\n"
+                                                                                                                                                                                                       "CREATE TABLE targets (id uuid PRIMARY KEY, doc jsonb NOT NULL,\n"
+                                                                                                                                                                                                       "  " GEN_FK("upstream_id", "upstream") ",\n"
+                                                                                                                                                                                                                                              "  " GEN_TEXT("target", "doc->>'target'") ",\n"
+                                                                                                                                                                                                                                                                                        "  CONSTRAINT uq_targets_upstream_target UNIQUE (upstream_id, target),\n"
+                                                                                                                                                                                                                                                                                        "  CONSTRAINT fk_targets_upstream FOREIGN KEY (upstream_id) REFERENCES upstreams (id)\n"
+                                                                                                                                                                                                                                                                                        "    ON DELETE CASCADE);\n"
+                                                                                                                                                                                                                                                                                        "CREATE TABLE consumers (id uuid PRIMARY KEY, doc jsonb NOT NULL,\n"
+                                                                                                                                                                                                                                                                                        "  " GEN_TEXT("username",
+                                                                                                                                                                                                                                                                                                      "doc->>'username'") ",\n"
+                                                                                                                                                                                                                                                                                                                          "  " GEN_TEXT("custom_id", "doc->>'custom_id'") ",\n"
+                                                                                                                                                                                                                                                                                                                                                                          "  CONSTRAINT uq_consumers_username UNIQUE (username),\n"
+                                                                                                                                                                                                                                                                                                                                                                          "  CONSTRAINT uq_consumers_custom_id UNIQUE (custom_id));\n"
+                                                                                                                                                                                                                                                                                                                                                                          "CREATE TABLE plugins (id uuid PRIMARY KEY, doc jsonb NOT NULL,\n"
+                                                                                                                                                                                                                                                                                                                                                                          "  " GEN_TEXT("instance_name", "doc->>'instance_name'") ",\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "  " GEN_FK("service_id", "service") ",\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                       "  " GEN_FK("route_id",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   "route") ",\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                            "  " GEN_FK(
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "consumer_id", "consumer") ",\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "  " GEN_TEXT("cache_key", "(doc->>'name') || ':' || coalesce(doc->'route'->>'id', '') || ':' "
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                      "|| coalesce(doc->'service'->>'id', '') || ':' || "
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                      "coalesce(doc->'consumer'->>'id', '')") ",\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                              "  CONSTRAINT uq_plugins_instance_name UNIQUE (instance_name),\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                              "  CONSTRAINT uq_plugins_cache_key UNIQUE (cache_key),\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                              "  CONSTRAINT fk_plugins_service FOREIGN KEY (service_id) REFERENCES services (id)\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                              "    ON DELETE CASCADE,\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                              "  CONSTRAINT fk_plugins_route FOREIGN KEY (route_id) REFERENCES routes (id)\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                              "    ON DELETE CASCADE,\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                              "  CONSTRAINT fk_plugins_consumer FOREIGN KEY (consumer_id) REFERENCES consumers (id)\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                              "    ON DELETE CASCADE);\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                              "CREATE TABLE keyauth_credentials (id uuid PRIMARY KEY, doc jsonb NOT NULL,\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                              "  " GEN_FK(
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "consumer_id",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "consumer") ",\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                              "  " GEN_TEXT("key",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                            "doc->>'key'") ",\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "  CONSTRAINT uq_keyauth_credentials_key UNIQUE (key),\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "  CONSTRAINT fk_keyauth_credentials_consumer FOREIGN KEY (consumer_id)\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "    REFERENCES consumers (id) ON DELETE CASCADE);\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "CREATE TABLE snis (id uuid PRIMARY KEY, doc jsonb NOT NULL,\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "  " GEN_TEXT(
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               "name",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               "doc->>'name'") ",\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               "  " GEN_FK(
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   "certificate_id",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   "certificate") ",\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "  CONSTRAINT uq_snis_name UNIQUE (name),\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "  CONSTRAINT fk_snis_certificate FOREIGN KEY (certificate_id) REFERENCES certificates (id)\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "    ON DELETE CASCADE);\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "CREATE TABLE config_revision (revision bigint NOT NULL);\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "INSERT INTO config_revision (revision) VALUES (0);\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "CREATE TABLE clustering_data_planes (id uuid PRIMARY KEY, hostname text, ip text,\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "  version text, sync_status text, config_hash text, last_seen timestamptz,\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "  connected boolean, applied_revision bigint, last_error text, control_plane_id text,\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "  cert_expiry bigint, labels jsonb, created_at timestamptz DEFAULT now(),\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "  updated_at timestamptz DEFAULT now());\n";
 
 struct migration {
     int version;
@@ -93,41 +121,66 @@ static const struct migration migrations[] = {
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
 /* Dropped by reset, children first. */
-static const char *const all_tables[] = {
-    "snis",      "keyauth_credentials", "plugins",      "targets",     "routes",
-    "services",  "upstreams",           "consumers",    "certificates", "ca_certificates",
-    "config_revision", "clustering_data_planes", "schema_meta", NULL};
+static const char *const all_tables[] = {"snis",
+                                         "keyauth_credentials",
+                                         "plugins",
+                                         "targets",
+                                         "routes",
+                                         "services",
+                                         "upstreams",
+                                         "consumers",
+                                         "certificates",
+                                         "ca_certificates",
+                                         "config_revision",
+                                         "clustering_data_planes",
+                                         "schema_meta",
+                                         NULL};
 
 static const struct cp_constraint constraints[] = {
     {"uq_services_name", CP_CONSTRAINT_UNIQUE, "services", {"name"}, NULL},
-    {"fk_services_client_certificate", CP_CONSTRAINT_FOREIGN, "services", {"client_certificate"},
+    {"fk_services_client_certificate",
+     CP_CONSTRAINT_FOREIGN,
+     "services",
+     {"client_certificate"},
      "certificates"},
     {"uq_routes_name", CP_CONSTRAINT_UNIQUE, "routes", {"name"}, NULL},
     {"fk_routes_service", CP_CONSTRAINT_FOREIGN, "routes", {"service"}, "services"},
     {"uq_upstreams_name", CP_CONSTRAINT_UNIQUE, "upstreams", {"name"}, NULL},
-    {"fk_upstreams_client_certificate", CP_CONSTRAINT_FOREIGN, "upstreams",
-     {"client_certificate"}, "certificates"},
+    {"fk_upstreams_client_certificate",
+     CP_CONSTRAINT_FOREIGN,
+     "upstreams",
+     {"client_certificate"},
+     "certificates"},
     {"uq_targets_upstream_target", CP_CONSTRAINT_UNIQUE, "targets", {"target", "upstream"}, NULL},
     {"fk_targets_upstream", CP_CONSTRAINT_FOREIGN, "targets", {"upstream"}, "upstreams"},
     {"uq_consumers_username", CP_CONSTRAINT_UNIQUE, "consumers", {"username"}, NULL},
     {"uq_consumers_custom_id", CP_CONSTRAINT_UNIQUE, "consumers", {"custom_id"}, NULL},
     {"uq_plugins_instance_name", CP_CONSTRAINT_UNIQUE, "plugins", {"instance_name"}, NULL},
-    {"uq_plugins_cache_key", CP_CONSTRAINT_UNIQUE, "plugins",
-     {"consumer", "name", "route", "service"}, NULL},
+    {"uq_plugins_cache_key",
+     CP_CONSTRAINT_UNIQUE,
+     "plugins",
+     {"consumer", "name", "route", "service"},
+     NULL},
     {"fk_plugins_service", CP_CONSTRAINT_FOREIGN, "plugins", {"service"}, "services"},
     {"fk_plugins_route", CP_CONSTRAINT_FOREIGN, "plugins", {"route"}, "routes"},
     {"fk_plugins_consumer", CP_CONSTRAINT_FOREIGN, "plugins", {"consumer"}, "consumers"},
     {"uq_keyauth_credentials_key", CP_CONSTRAINT_UNIQUE, "keyauth_credentials", {"key"}, NULL},
-    {"fk_keyauth_credentials_consumer", CP_CONSTRAINT_FOREIGN, "keyauth_credentials",
-     {"consumer"}, "consumers"},
+    {"fk_keyauth_credentials_consumer",
+     CP_CONSTRAINT_FOREIGN,
+     "keyauth_credentials",
+     {"consumer"},
+     "consumers"},
     {"uq_snis_name", CP_CONSTRAINT_UNIQUE, "snis", {"name"}, NULL},
     {"fk_snis_certificate", CP_CONSTRAINT_FOREIGN, "snis", {"certificate"}, "certificates"},
 };
 
-#define PK(t) {t "_pkey", CP_CONSTRAINT_PRIMARY, t, {"id"}, NULL}
+#define PK(t)                                                                                      \
+    {                                                                                              \
+        t "_pkey", CP_CONSTRAINT_PRIMARY, t, {"id"}, NULL                                          \
+    }
 static const struct cp_constraint pk_constraints[] = {
-    PK("services"),  PK("routes"),       PK("upstreams"),       PK("targets"),
-    PK("consumers"), PK("plugins"),      PK("keyauth_credentials"), PK("certificates"),
+    PK("services"),        PK("routes"),  PK("upstreams"),           PK("targets"),
+    PK("consumers"),       PK("plugins"), PK("keyauth_credentials"), PK("certificates"),
     PK("ca_certificates"), PK("snis"),
 };
 
@@ -151,8 +204,8 @@ enum gw_err cp_migrations_version(struct cp_store *s, int *version)
 {
     PGresult *r = NULL;
     *version = 0;
-    enum gw_err e = cp_store_query(s, "SELECT to_regclass('schema_meta') IS NOT NULL", 0, NULL, &r,
-                                   NULL);
+    enum gw_err e =
+        cp_store_query(s, "SELECT to_regclass('schema_meta') IS NOT NULL", 0, NULL, &r, NULL);
     if (e != GW_OK)
         return e;
     bool exists = PQgetvalue(r, 0, 0)[0] == 't';
@@ -226,10 +279,11 @@ static enum gw_err apply(struct cp_store *s, int from, bool bootstrap, FILE *out
     char vbuf[16];
     snprintf(vbuf, sizeof(vbuf), "%d", cp_migrations_latest());
     const char *params[] = {vbuf};
-    e = cp_store_query(s,
-                       "INSERT INTO schema_meta (key, version) VALUES ('core', $1::int) ON "
-                       "CONFLICT (key) DO UPDATE SET version = EXCLUDED.version, updated_at = now()",
-                       1, params, NULL, &err);
+    e = cp_store_query(
+        s,
+        "INSERT INTO schema_meta (key, version) VALUES ('core', $1::int) ON "
+        "CONFLICT (key) DO UPDATE SET version = EXCLUDED.version, updated_at = now()",
+        1, params, NULL, &err);
     if (e != GW_OK)
         goto fail;
     return cp_store_commit(s);
@@ -256,8 +310,7 @@ int cp_migrations_command(struct cp_store *s, int argc, char **argv, FILE *out)
     int v = 0;
     if (strcmp(cmd, "bootstrap") && strcmp(cmd, "up") && strcmp(cmd, "status") &&
         strcmp(cmd, "reset")) {
-        fprintf(out, "unknown migrations command '%s' (bootstrap, up, status, reset --yes)\n",
-                cmd);
+        fprintf(out, "unknown migrations command '%s' (bootstrap, up, status, reset --yes)\n", cmd);
         return 2;
     }
     if (strcmp(cmd, "reset") == 0 && (argc < 2 || strcmp(argv[1], "--yes") != 0)) {

@@ -40,11 +40,11 @@ enum cp_constraint_kind {
 };
 
 struct cp_constraint {
-    const char *name;          /* constraint name in the database */
+    const char *name; /* constraint name in the database */
     enum cp_constraint_kind kind;
-    const char *table;         /* table the constraint is on */
-    const char *fields[5];     /* entity fields (foreign keys by field name), NULL-terminated */
-    const char *ref;           /* FOREIGN: referenced table */
+    const char *table;     /* table the constraint is on */
+    const char *fields[5]; /* entity fields (foreign keys by field name), NULL-terminated */
+    const char *ref;       /* FOREIGN: referenced table */
 };
 
 /* Returns the description of constraint name (static), or NULL if it is not one of ours.

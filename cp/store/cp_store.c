@@ -216,8 +216,9 @@ static enum gw_err run(struct cp_store *s, const char *sql, int n, const char *c
         /* 57014 statement timeout, 57P01 admin shutdown, 53xxx insufficient resources */
         bool unavailable = state && (strncmp(state, "57", 2) == 0 || strncmp(state, "53", 2) == 0 ||
                                      strncmp(state, "08", 2) == 0);
-        GW_LOG(unavailable ? GW_LOG_WARN : GW_LOG_DEBUG, "statement failed sqlstate=%s error=\"%s\"",
-               state ? state : "-", r ? PQresultErrorMessage(r) : "no result");
+        GW_LOG(unavailable ? GW_LOG_WARN : GW_LOG_DEBUG,
+               "statement failed sqlstate=%s error=\"%s\"", state ? state : "-",
+               r ? PQresultErrorMessage(r) : "no result");
         PQclear(r);
         return unavailable ? GW_ERR_UNAVAILABLE : GW_ERR_IO;
     }

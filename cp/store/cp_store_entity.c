@@ -11,9 +11,17 @@
 
 #define MAX_PARAMS 16
 
-static const char *const tables[] = {"services", "routes",  "upstreams", "targets",
-                                     "consumers", "plugins", "keyauth_credentials",
-                                     "certificates", "ca_certificates", "snis", NULL};
+static const char *const tables[] = {"services",
+                                     "routes",
+                                     "upstreams",
+                                     "targets",
+                                     "consumers",
+                                     "plugins",
+                                     "keyauth_credentials",
+                                     "certificates",
+                                     "ca_certificates",
+                                     "snis",
+                                     NULL};
 
 bool cp_store_entity_table_ok(const char *table)
 {
@@ -64,9 +72,9 @@ static enum gw_err add_filters(struct gw_buf *sql, const struct cp_store_filter 
         params[(*np)++] = f[i].value;
         enum gw_err e;
         if (f[i].value == NULL)
-            e = f[i].sub ? gw_buf_appendf(sql, " AND doc->'%s'->>'%s' IS NULL", f[i].field,
-                                          f[i].sub)
-                         : gw_buf_appendf(sql, " AND doc->>'%s' IS NULL", f[i].field);
+            e = f[i].sub
+                    ? gw_buf_appendf(sql, " AND doc->'%s'->>'%s' IS NULL", f[i].field, f[i].sub)
+                    : gw_buf_appendf(sql, " AND doc->>'%s' IS NULL", f[i].field);
         else if (f[i].sub)
             e = gw_buf_appendf(sql, " AND doc->'%s'->>'%s' = $%d", f[i].field, f[i].sub, *np);
         else
@@ -139,8 +147,8 @@ out:
 }
 
 enum gw_err cp_store_entity_list(struct cp_store *s, const char *table,
-                                 const struct cp_store_list_opts *o, json_t **data,
-                                 char **last_id, struct cp_store_dberr *err)
+                                 const struct cp_store_list_opts *o, json_t **data, char **last_id,
+                                 struct cp_store_dberr *err)
 {
     *data = NULL;
     *last_id = NULL;
@@ -185,10 +193,9 @@ enum gw_err cp_store_entity_list(struct cp_store *s, const char *table,
     }
     snprintf(limit, sizeof(limit), "%zu", o->size + 1);
     params[np++] = limit;
-    e = gw_buf_appendf(&sql, "%s LIMIT $%d::bigint",
-                       o->newest_first ? " ORDER BY (doc->>'created_at')::float8 DESC, id"
-                                       : " ORDER BY id",
-                       np);
+    e = gw_buf_appendf(
+        &sql, "%s LIMIT $%d::bigint",
+        o->newest_first ? " ORDER BY (doc->>'created_at')::float8 DESC, id" : " ORDER BY id", np);
     if (e != GW_OK)
         goto out;
     e = cp_store_query(s, sql.data, np, params, &r, err);
@@ -252,9 +259,8 @@ enum gw_err cp_store_entity_update(struct cp_store *s, const char *table, const 
                                    struct cp_store_dberr *err)
 {
     bool touched = false;
-    enum gw_err e =
-        write_doc(s, table, doc, "UPDATE %s SET doc = $2::jsonb WHERE id = $1::uuid", &touched,
-                  err);
+    enum gw_err e = write_doc(s, table, doc, "UPDATE %s SET doc = $2::jsonb WHERE id = $1::uuid",
+                              &touched, err);
     if (e == GW_OK && !touched)
         return GW_ERR_NOTFOUND;
     return e;

@@ -51,8 +51,8 @@ enum gw_err cp_store_entity_find(struct cp_store *s, const char *table,
 /* Reads one page. *data gets a JSON array (owned). When more rows follow, *last_id gets the id
  * of the last row returned (owned string; free()), else NULL. */
 enum gw_err cp_store_entity_list(struct cp_store *s, const char *table,
-                                 const struct cp_store_list_opts *o, json_t **data,
-                                 char **last_id, struct cp_store_dberr *err);
+                                 const struct cp_store_list_opts *o, json_t **data, char **last_id,
+                                 struct cp_store_dberr *err);
 
 /* Writes. doc (borrowed) must hold a string "id". insert fails on an existing id (23505 on
  * "<table>_pkey"); update returns GW_ERR_NOTFOUND when no row has that id; upsert inserts or
