@@ -82,10 +82,19 @@ static int parse_key(const char *key, struct seg *segs)
     return n;
 }
 
+static bool utf8_ok(const char *s)
+{
+    json_t *t = json_string(s);
+    json_decref(t);
+    return t != NULL;
+}
+
 enum gw_err cp_admin_body_set(json_t *obj, const char *key, json_t *value)
 {
     struct seg segs[MAX_KEY_SEGS];
     enum gw_err e = GW_ERR_INVALID;
+    if (!utf8_ok(key)) /* object keys must be UTF-8 */
+        goto out;
     int n = parse_key(key, segs);
     if (n <= 0 || !value)
         goto out;
@@ -248,14 +257,15 @@ enum gw_err cp_admin_body_form(const char *text, size_t len, json_t **out)
                 json_decref(obj);
                 return GW_ERR_INVALID;
             }
-            if (k[0] && cp_admin_body_set(obj, k, jv) == GW_ERR_NOMEM) {
+            enum gw_err se = k[0] ? cp_admin_body_set(obj, k, json_incref(jv)) : GW_OK;
+            json_decref(jv);
+            jv = NULL;
+            if (se == GW_ERR_NOMEM || (se == GW_ERR_INVALID && !utf8_ok(k))) {
                 free(k);
                 free(v);
                 json_decref(obj);
-                return GW_ERR_NOMEM;
+                return se;
             }
-            if (!k[0])
-                json_decref(jv);
             free(k);
             free(v);
         }

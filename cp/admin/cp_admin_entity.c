@@ -120,6 +120,7 @@ static void reply_bad_reference(struct cp_admin_req *r, const char *field, const
     char msg[1024];
     snprintf(msg, sizeof(msg), "the foreign key '%s' does not reference an existing '%s' entity.",
              pretty ? pretty : "", entity);
+    cp_admin_utf8_sanitize(msg);
     free(pretty);
     cp_admin_reply_json(r, 400,
                         json_pack("{s:i,s:s,s:s,s:{s:O}}", "code", 4, "name",
@@ -490,6 +491,7 @@ static void list(struct cp_admin_req *r, const char *table, const char *fk, cons
     if (after && !gw_uuid_valid(after)) {
         char m[512];
         snprintf(m, sizeof(m), "'%.300s' is not a valid offset: bad json encoding", p.offset_raw);
+        cp_admin_utf8_sanitize(m);
         cp_admin_reply_json(
             r, 400, json_pack("{s:i,s:s,s:s}", "code", 7, "name", "invalid offset", "message", m));
         cp_admin_paging_cleanup(&p);
@@ -548,6 +550,7 @@ static void list_targets(struct cp_admin_req *r, const char *upstream_id)
         if (!*p.offset_raw || *end || off < 0 || off > MAX_TARGET_OFFSET) {
             char m[512];
             snprintf(m, sizeof(m), "'%.300s' is not a valid offset: bad offset", p.offset_raw);
+            cp_admin_utf8_sanitize(m);
             cp_admin_reply_json(
                 r, 400,
                 json_pack("{s:i,s:s,s:s}", "code", 7, "name", "invalid offset", "message", m));

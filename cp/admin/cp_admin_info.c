@@ -163,6 +163,7 @@ static void schema(struct cp_admin_req *r)
     if (!d) {
         char msg[300];
         snprintf(msg, sizeof(msg), "No entity named '%.200s'", name);
+        cp_admin_utf8_sanitize(msg);
         cp_admin_reply_message(r, 404, msg);
         return;
     }
@@ -176,6 +177,7 @@ static void schema_plugin(struct cp_admin_req *r)
     if (!d) {
         char msg[300];
         snprintf(msg, sizeof(msg), "No plugin named '%.200s'", name);
+        cp_admin_utf8_sanitize(msg);
         cp_admin_reply_message(r, 404, msg);
         return;
     }
@@ -189,6 +191,7 @@ static void schema_validate(struct cp_admin_req *r)
     if (!s) {
         char msg[300];
         snprintf(msg, sizeof(msg), "No entity named '%.200s'", name);
+        cp_admin_utf8_sanitize(msg);
         cp_admin_reply_message(r, 404, msg);
         return;
     }
@@ -234,6 +237,7 @@ static void data_planes(struct cp_admin_req *r)
     if (after && !gw_uuid_valid(after)) {
         char m[512];
         snprintf(m, sizeof(m), "'%.300s' is not a valid offset: bad json encoding", p.offset_raw);
+        cp_admin_utf8_sanitize(m);
         cp_admin_paging_cleanup(&p);
         cp_admin_reply_json(
             r, 400, json_pack("{s:i,s:s,s:s}", "code", 7, "name", "invalid offset", "message", m));

@@ -84,6 +84,10 @@ void cp_admin_paging_cleanup(struct cp_admin_paging *p);
 json_t *cp_admin_page_body(const struct cp_admin_paging *p, json_t *data, const char *base,
                            const json_t *last_key);
 
+/* Replaces every byte of s that is not part of valid UTF-8 by '?', in place, so that text
+ * quoting the request can go into a JSON body. Returns s. */
+char *cp_admin_utf8_sanitize(char *s);
+
 /* Lua-pretty text of a key object, as Kong's messages print it: {id="..."} (owned; free()). */
 char *cp_admin_lua_pretty(const json_t *v);
 

@@ -100,6 +100,31 @@ const char *cp_admin_query(struct cp_admin_req *r, const char *name)
 /* ---------------------------------------------------------------------------------------- */
 /* Kong's error bodies */
 
+char *cp_admin_utf8_sanitize(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        size_t n = 0;
+        if (p[0] < 0x80)
+            n = 1;
+        else if (p[0] >= 0xc2 && p[0] <= 0xdf)
+            n = 2;
+        else if (p[0] >= 0xe0 && p[0] <= 0xef)
+            n = 3;
+        else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+            n = 4;
+        bool ok = n > 0;
+        for (size_t i = 1; ok && i < n; i++)
+            ok = (p[i] & 0xc0) == 0x80;
+        if (!ok) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+    return s;
+}
+
 static void lua_pretty_into(const json_t *v, struct gw_buf *b)
 {
     if (json_is_object(v)) {
@@ -176,6 +201,7 @@ void cp_admin_reply_store_error(struct cp_admin_req *r, enum gw_err e,
             if (c->kind == CP_CONSTRAINT_PRIMARY) {
                 snprintf(msg, sizeof(msg), "primary key violation on key '%s'",
                          pretty ? pretty : "");
+                cp_admin_utf8_sanitize(msg);
                 cp_admin_reply_json(r, 400,
                                     json_pack("{s:i,s:s,s:s,s:o}", "code", 3, "name",
                                               "primary key violation", "message", msg, "fields",
@@ -183,6 +209,7 @@ void cp_admin_reply_store_error(struct cp_admin_req *r, enum gw_err e,
             } else {
                 snprintf(msg, sizeof(msg), "UNIQUE violation detected on '%s'",
                          pretty ? pretty : "");
+                cp_admin_utf8_sanitize(msg);
                 cp_admin_reply_json(r, 409,
                                     json_pack("{s:i,s:s,s:s,s:o}", "code", 5, "name",
                                               "unique constraint violation", "message", msg,
@@ -207,6 +234,7 @@ void cp_admin_reply_store_error(struct cp_admin_req *r, enum gw_err e,
             snprintf(msg, sizeof(msg),
                      "the foreign key '%s' does not reference an existing '%s' entity.",
                      pretty ? pretty : "", c->ref);
+            cp_admin_utf8_sanitize(msg);
             free(pretty);
             cp_admin_reply_json(r, 400,
                                 json_pack("{s:i,s:s,s:s,s:{s:o}}", "code", 4, "name",
@@ -250,6 +278,7 @@ bool cp_admin_paging_parse(struct cp_admin_req *r, size_t nkeys, struct cp_admin
             GW_OK) {
             char m[512];
             snprintf(m, sizeof(m), "'%.300s' is not a valid offset: %s", p->offset_raw, why);
+            cp_admin_utf8_sanitize(m);
             cp_admin_reply_json(
                 r, 400,
                 json_pack("{s:i,s:s,s:s}", "code", 7, "name", "invalid offset", "message", m));
