@@ -40,7 +40,7 @@ static int b64val(char c)
         return c - 'a' + 26;
     if (c >= '0' && c <= '9')
         return c - '0' + 52;
-    if (c == '+' || c == '-')
+    if (c == '+' || c == '-' || c == ' ') /* ' ': a '+' that a query string decoded */
         return 62;
     if (c == '/' || c == '_')
         return 63;

@@ -103,6 +103,20 @@ class AdminCrudTest(unittest.TestCase):
         self.assertEqual(self.revision(), rev)
         self.assertIsNone(self.stored_doc("services", svc["id"]))
 
+    def test_notify_on_commit(self):
+        listener = h.subprocess.Popen(
+            ["psql", "-X", "-h", h.PG_HOST, "-p", str(h.PG_PORT), "-U", h.PG_USER, "-d",
+             self.cp.db, "-c", "LISTEN portico_config", "-c", "SELECT pg_sleep(2)"],
+            stdout=h.subprocess.PIPE, stderr=h.subprocess.STDOUT, text=True)
+        h.time.sleep(0.5)
+        r = self.a("POST", "/upstreams", form={"name": "notify-up"})
+        self.assertEqual(r.status, 201)
+        rev = self.revision()
+        out, _ = listener.communicate(timeout=20)
+        self.assertIn('"portico_config" with payload "%d"' % rev, out)
+        self.assertEqual(self.a("DELETE", "/upstreams/notify-up").status, 204)
+        self.assertEqual(self.revision(), rev + 1)
+
     def test_body_encodings(self):
         # JSON
         r = self.a("POST", "/routes", json_body={"name": "enc-json", "paths": ["/a", "/b"],
