@@ -464,6 +464,49 @@ class AdminCrudTest(unittest.TestCase):
         self.assertEqual(self.a("GET", "/services/%zz").status, 404)
         self.assertEqual(self.a("PATCH", "/services/not-there", form={"port": "1"}).status, 404)
 
+    def test_certificates_and_snis(self):
+        d = h.make_tmpdir()
+        crt, key = d + "/c.crt", d + "/c.key"
+        h.subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                          key, "-out", crt, "-days", "2", "-subj", "/CN=cert.test"], check=True,
+                         capture_output=True)
+        pem_crt, pem_key = open(crt).read(), open(key).read()
+        r = self.a("POST", "/certificates", json_body={"cert": pem_crt, "key": pem_key,
+                                                       "snis": ["a.cert.test", "b.cert.test"]})
+        self.assertEqual(r.status, 201, r)
+        cert = r.json()
+        self.assertEqual(sorted(cert["snis"]), ["a.cert.test", "b.cert.test"])
+        # the stored doc holds no transient field; the SNIs are entities of their own
+        self.assertNotIn("snis", self.stored_doc("certificates", cert["id"]))
+        r = self.a("GET", "/certificates/%s/snis" % cert["id"])
+        self.assertEqual(sorted(s["name"] for s in r.json()["data"]),
+                         ["a.cert.test", "b.cert.test"])
+        self.assertTrue(all(s["certificate"] == {"id": cert["id"]} for s in r.json()["data"]))
+        # a certificate is found by one of its SNI names
+        self.assertEqual(self.a("GET", "/certificates/b.cert.test").json()["id"], cert["id"])
+        self.assertEqual(self.a("GET", "/snis/a.cert.test/certificate").json()["id"], cert["id"])
+        # PATCH with snis replaces them
+        r = self.a("PATCH", "/certificates/" + cert["id"], json_body={"snis": ["c.cert.test"]})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["snis"], ["c.cert.test"])
+        self.assertEqual(self.a("GET", "/snis/a.cert.test").status, 404)
+        # an SNI name is unique
+        r = self.a("POST", "/snis", json_body={"name": "c.cert.test",
+                                               "certificate": {"id": cert["id"]}})
+        self.assertEqual(r.status, 409, r)
+        r = self.a("POST", "/certificates/%s/snis" % cert["id"], form={"name": "d.cert.test"})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(sorted(self.a("GET", "/certificates/" + cert["id"]).json()["snis"]),
+                         ["c.cert.test", "d.cert.test"])
+        self.assertEqual(self.a("DELETE", "/certificates/" + cert["id"]).status, 204)
+        self.assertEqual(self.a("GET", "/snis/c.cert.test").status, 404)
+        # CA certificates
+        r = self.a("POST", "/ca_certificates", json_body={"cert": pem_crt})
+        self.assertIn(r.status, (201, 400), r)
+        if r.status == 201:
+            self.assertEqual(self.a("GET", "/ca_certificates/" + r.json()["id"]).status, 200)
+            self.assertEqual(self.a("DELETE", "/ca_certificates/" + r.json()["id"]).status, 204)
+
     def test_info_endpoints(self):
         r = self.a("GET", "/")
         self.assertEqual(r.status, 200)
