@@ -143,7 +143,7 @@ static bool resolve_refs(struct cp_admin_req *r, const struct gw_schema *s, json
         if (!kv)
             continue; /* validation reports what is wrong */
         json_t *parent = NULL;
-        struct cp_store_dberr err;
+        struct cp_store_dberr err = {0};
         struct cp_store_filter flt = {ek, NULL, kv};
         enum gw_err e = cp_store_entity_find(store_of(r), f[i].entity, &flt, 1, &parent, &err);
         if (e == GW_ERR_NOTFOUND) {
@@ -203,7 +203,7 @@ static bool write_snis(struct cp_admin_req *r, const char *cert_id, const json_t
         cp_admin_reply_message(r, 500, "An unexpected error occurred");
         return false;
     }
-    struct cp_store_dberr err;
+    struct cp_store_dberr err = {0};
     json_t *old = NULL;
     char *last = NULL;
     struct cp_store_filter f = {"certificate", "id", cert_id};
@@ -285,7 +285,7 @@ static void write_entity(struct cp_admin_req *r, const char *table, const struct
                          enum write_op op, json_t *input, json_t *snis, const json_t *existing)
 {
     json_t *ent = NULL, *errf = NULL;
-    struct cp_store_dberr err;
+    struct cp_store_dberr err = {0};
     enum gw_schema_op sop = op == OP_CREATE   ? GW_SCHEMA_INSERT
                             : op == OP_UPDATE ? GW_SCHEMA_UPDATE
                                               : GW_SCHEMA_UPSERT;
@@ -370,7 +370,7 @@ static void entity_op(struct cp_admin_req *r, const char *table, const char *key
     const struct gw_schema *s = schema_or_404(r, table);
     if (!s)
         return;
-    struct cp_store_dberr err;
+    struct cp_store_dberr err = {0};
     json_t *existing = NULL, *input = NULL, *snis = NULL;
     bool in_txn = r->method != CP_ADMIN_GET;
     if (in_txn && !begin(r))
@@ -506,7 +506,7 @@ static void list(struct cp_admin_req *r, const char *table, const char *fk, cons
                                    .size = p.size};
     json_t *data = NULL;
     char *last = NULL;
-    struct cp_store_dberr err;
+    struct cp_store_dberr err = {0};
     enum gw_err e = cp_store_entity_list(store_of(r), table, &o, &data, &last, &err);
     if (e == GW_OK) {
         size_t i;
@@ -572,7 +572,7 @@ static void list_targets(struct cp_admin_req *r, const char *upstream_id)
                                    .newest_first = true};
     json_t *all = NULL;
     char *last = NULL;
-    struct cp_store_dberr err;
+    struct cp_store_dberr err = {0};
     enum gw_err e = cp_store_entity_list(store_of(r), "targets", &o, &all, &last, &err);
     if (e != GW_OK) {
         cp_admin_paging_cleanup(&p);
@@ -619,13 +619,70 @@ static json_t *load_parent(struct cp_admin_req *r, const char *table)
     if (!schema_or_404(r, table))
         return NULL;
     json_t *parent = NULL;
-    struct cp_store_dberr err;
+    struct cp_store_dberr err = {0};
     enum gw_err e = lookup(r, table, r->match.params[0], NULL, &parent, &err);
     if (e != GW_OK) {
         cp_admin_reply_store_error(r, e, &err, NULL, false);
         return NULL;
     }
     return parent;
+}
+
+/* PUT /routes/{r}/service when the route has no service: creates the service with a new id and
+ * points the route at it, in one transaction (Kong's "associate"). */
+static void associate(struct cp_admin_req *r, json_t *child)
+{
+    const struct cp_admin_route *rt = r->match.route;
+    const struct gw_schema *ps = schema_or_404(r, rt->parent);
+    const struct gw_schema *cs = ps ? schema_or_404(r, rt->entity) : NULL;
+    if (!cs || !begin(r))
+        return;
+    json_t *snis = NULL, *ent = NULL, *errf = NULL, *cin = NULL, *cent = NULL;
+    json_t *input = prepare_input(r, rt->parent, ps, &snis);
+    struct cp_store_dberr err = {0};
+    char id[GW_UUID_STRLEN + 1];
+    enum gw_err e = gw_uuid_v4(id);
+    if (e != GW_OK) {
+        cp_admin_reply_store_error(r, e, NULL, NULL, false);
+        goto out;
+    }
+    json_object_set_new(input, "id", json_string(id));
+    if (!resolve_refs(r, ps, input))
+        goto out;
+    e = gw_schema_process(ps, GW_SCHEMA_UPSERT, input, NULL, &ent, &errf);
+    if (e == GW_ERR_INVALID) {
+        cp_admin_reply_json(r, 400, gw_schema_error_body(errf));
+        goto out;
+    }
+    if (e == GW_OK && (e = cp_store_entity_insert(store_of(r), rt->parent, ent, &err)) != GW_OK) {
+        cp_admin_reply_store_error(r, e, &err, ent, false);
+        goto out;
+    }
+    if (e == GW_OK && snis && !write_snis(r, id, snis))
+        goto out;
+    cin = json_pack("{s:{s:s}}", rt->fk, "id", id);
+    if (e == GW_OK)
+        e = gw_schema_process(cs, GW_SCHEMA_UPDATE, cin, child, &cent, &errf);
+    if (e == GW_OK)
+        e = cp_store_entity_update(store_of(r), rt->entity, cent, &err);
+    if (e == GW_OK)
+        e = decorate(r, rt->parent, ent);
+    if (e == GW_OK)
+        e = cp_store_commit_change(store_of(r), NULL);
+    if (e != GW_OK) {
+        cp_admin_reply_store_error(r, e, &err, cent, false);
+        goto out;
+    }
+    cp_admin_reply_json(r, 200, ent);
+    ent = NULL;
+out:
+    cp_store_rollback(store_of(r));
+    json_decref(input);
+    json_decref(snis);
+    json_decref(ent);
+    json_decref(errf);
+    json_decref(cin);
+    json_decref(cent);
 }
 
 static void foreign_entity(struct cp_admin_req *r)
@@ -635,7 +692,9 @@ static void foreign_entity(struct cp_admin_req *r)
     if (!child)
         return;
     const char *pid = fk_id(child, rt->fk);
-    if (!pid) {
+    if (!pid && r->method == CP_ADMIN_PUT) {
+        associate(r, child);
+    } else if (!pid) {
         cp_admin_reply_message(r, 404, "Not found");
     } else {
         char id[GW_UUID_STRLEN + 1];

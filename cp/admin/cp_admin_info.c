@@ -121,7 +121,7 @@ static void tags(struct cp_admin_req *r, const char *tag)
         params[3] = json_string_value(json_array_get(p.offset_key, 2));
     }
     PGresult *res = NULL;
-    struct cp_store_dberr err;
+    struct cp_store_dberr err = {0};
     enum gw_err e = cp_store_query(r->admin->store, sql, 5, params, &res, &err);
     if (e != GW_OK) {
         cp_admin_paging_cleanup(&p);
@@ -247,7 +247,7 @@ static void data_planes(struct cp_admin_req *r)
     snprintf(limit, sizeof(limit), "%zu", p.size + 1);
     const char *params[] = {after, limit};
     PGresult *res = NULL;
-    struct cp_store_dberr err;
+    struct cp_store_dberr err = {0};
     enum gw_err e = cp_store_query(r->admin->store,
                                    "SELECT " DP_JSON ", id::text FROM clustering_data_planes "
                                    "WHERE ($1::uuid IS NULL OR id > $1::uuid) ORDER BY id "
@@ -277,7 +277,7 @@ static void data_planes(struct cp_admin_req *r)
 static void cluster_status(struct cp_admin_req *r)
 {
     PGresult *res = NULL;
-    struct cp_store_dberr err;
+    struct cp_store_dberr err = {0};
     enum gw_err e = cp_store_query(r->admin->store,
                                    "SELECT id::text, json_build_object('config_hash', config_hash, "
                                    "'hostname', hostname, 'ip', ip, 'last_seen', extract(epoch "

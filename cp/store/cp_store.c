@@ -202,8 +202,9 @@ static enum gw_err run(struct cp_store *s, const char *sql, int n, const char *c
         }
         if (PQstatus(s->conn) == CONNECTION_BAD) {
             bool retry = had_conn && !s->in_txn && attempt == 0;
-            GW_LOG(GW_LOG_WARN, "lost the PostgreSQL connection %s error=\"%.200s\"%s", s->desc,
-                   PQerrorMessage(s->conn), retry ? " (reconnecting)" : "");
+            GW_LOG(GW_LOG_WARN, "lost the PostgreSQL connection %s error=\"%.*s\"%s", s->desc,
+                   (int)strcspn(PQerrorMessage(s->conn), "\n"), PQerrorMessage(s->conn),
+                   retry ? " (reconnecting)" : "");
             PQclear(r);
             drop_conn(s);
             s->was_up = true; /* allow an immediate reconnection attempt */

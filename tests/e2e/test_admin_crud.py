@@ -181,6 +181,17 @@ class AdminCrudTest(unittest.TestCase):
         self.assertEqual(self.a("DELETE", "/routes/nest-r1/service").status, 405)
         self.assertEqual(self.a("DELETE", "/routes/nest-r1/service").json(),
                          {"message": "Method not allowed"})
+        # PUT on the foreign entity of a route without a service creates and associates one
+        r = self.a("POST", "/routes", json_body={"name": "nest-lone", "paths": ["/lone"]})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(self.a("GET", "/routes/nest-lone/service").status, 404)
+        r = self.a("PUT", "/routes/nest-lone/service", form={"host": "assoc.test"})
+        self.assertEqual(r.status, 200, r)
+        assoc = r.json()
+        self.assertEqual(self.a("GET", "/routes/nest-lone").json()["service"], {"id": assoc["id"]})
+        self.assertEqual(self.a("GET", "/routes/nest-lone/service").json()["host"], "assoc.test")
+        self.assertEqual(self.a("DELETE", "/routes/nest-lone").status, 204)
+        self.assertEqual(self.a("DELETE", "/services/" + assoc["id"]).status, 204)
         r = self.a("PATCH", "/services/nest-svc/routes/nest-r1", json_body={"paths": ["/n1b"]})
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json()["paths"], ["/n1b"])
