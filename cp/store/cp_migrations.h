@@ -10,6 +10,7 @@
 #ifndef CP_MIGRATIONS_H
 #define CP_MIGRATIONS_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "gw_err.h"
@@ -45,6 +46,7 @@ struct cp_constraint {
     const char *table;     /* table the constraint is on */
     const char *fields[5]; /* entity fields (foreign keys by field name), NULL-terminated */
     const char *ref;       /* FOREIGN: referenced table */
+    bool cascade;          /* FOREIGN: ON DELETE CASCADE (else RESTRICT) */
 };
 
 /* Returns the description of constraint name (static), or NULL if it is not one of ours.

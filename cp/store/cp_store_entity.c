@@ -8,6 +8,7 @@
 
 #include "gw_buf.h"
 #include "gw_log.h"
+#include "gw_uuid.h"
 
 #define MAX_PARAMS 16
 
@@ -62,16 +63,63 @@ static enum gw_err rows_to_array(PGresult *r, size_t max, json_t *arr)
     return GW_OK;
 }
 
+/* Generated key columns of the tables (see cp_migrations.c): text columns named as the field,
+ * uuid columns named <field>_id for foreign keys. Filtering on them uses their indexes. */
+struct gen_col {
+    const char *table;
+    const char *field;
+    bool fk;
+};
+
+static const struct gen_col gen_cols[] = {
+    {"services", "name", false},
+    {"routes", "name", false},
+    {"routes", "service", true},
+    {"upstreams", "name", false},
+    {"targets", "upstream", true},
+    {"targets", "target", false},
+    {"consumers", "username", false},
+    {"consumers", "custom_id", false},
+    {"plugins", "instance_name", false},
+    {"plugins", "service", true},
+    {"plugins", "route", true},
+    {"plugins", "consumer", true},
+    {"keyauth_credentials", "consumer", true},
+    {"keyauth_credentials", "key", false},
+    {"snis", "name", false},
+    {"snis", "certificate", true},
+};
+
+static const struct gen_col *gen_col_of(const char *table, const struct cp_store_filter *f)
+{
+    bool fk = f->sub && strcmp(f->sub, "id") == 0;
+    if (f->sub && !fk)
+        return NULL;
+    if (fk && (!f->value || !gw_uuid_valid(f->value)))
+        return NULL;
+    for (size_t i = 0; i < sizeof(gen_cols) / sizeof(gen_cols[0]); i++)
+        if (gen_cols[i].fk == fk && strcmp(gen_cols[i].table, table) == 0 &&
+            strcmp(gen_cols[i].field, f->field) == 0)
+            return &gen_cols[i];
+    return NULL;
+}
+
 /* Appends " AND <filter>" for each filter, adding the values to params. */
-static enum gw_err add_filters(struct gw_buf *sql, const struct cp_store_filter *f, size_t nf,
-                               const char **params, int *np)
+static enum gw_err add_filters(struct gw_buf *sql, const char *table,
+                               const struct cp_store_filter *f, size_t nf, const char **params,
+                               int *np)
 {
     for (size_t i = 0; i < nf; i++) {
         if (!ident_ok(f[i].field) || (f[i].sub && !ident_ok(f[i].sub)) || *np >= MAX_PARAMS - 4)
             return GW_ERR_INVALID;
         params[(*np)++] = f[i].value;
         enum gw_err e;
-        if (f[i].value == NULL)
+        const struct gen_col *gc = f[i].value ? gen_col_of(table, &f[i]) : NULL;
+        if (gc && gc->fk)
+            e = gw_buf_appendf(sql, " AND %s_id = $%d::uuid", gc->field, *np);
+        else if (gc)
+            e = gw_buf_appendf(sql, " AND %s = $%d", gc->field, *np);
+        else if (f[i].value == NULL)
             e = f[i].sub
                     ? gw_buf_appendf(sql, " AND doc->'%s'->>'%s' IS NULL", f[i].field, f[i].sub)
                     : gw_buf_appendf(sql, " AND doc->>'%s' IS NULL", f[i].field);
@@ -125,7 +173,7 @@ enum gw_err cp_store_entity_find(struct cp_store *s, const char *table,
     PGresult *r = NULL;
     enum gw_err e = gw_buf_appendf(&sql, "SELECT doc::text FROM %s WHERE true", table);
     if (e == GW_OK)
-        e = add_filters(&sql, f, nf, params, &np);
+        e = add_filters(&sql, table, f, nf, params, &np);
     if (e == GW_OK)
         e = gw_buf_append_str(&sql, " ORDER BY id LIMIT 1");
     if (e != GW_OK)
@@ -164,7 +212,7 @@ enum gw_err cp_store_entity_list(struct cp_store *s, const char *table,
     json_t *arr = NULL;
     enum gw_err e = gw_buf_appendf(&sql, "SELECT doc::text, id::text FROM %s WHERE true", table);
     if (e == GW_OK)
-        e = add_filters(&sql, o->filters, o->nfilters, params, &np);
+        e = add_filters(&sql, table, o->filters, o->nfilters, params, &np);
     if (e != GW_OK)
         goto out;
     if (o->tags && o->ntags > 0) {

@@ -479,7 +479,8 @@ class AdminCrudTest(unittest.TestCase):
         d = h.make_tmpdir()
         crt, key = d + "/c.crt", d + "/c.key"
         h.subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                          key, "-out", crt, "-days", "2", "-subj", "/CN=cert.test"], check=True,
+                          key, "-out", crt, "-days", "2", "-subj", "/CN=cert.test", "-addext",
+                          "basicConstraints=critical,CA:TRUE"], check=True,
                          capture_output=True)
         pem_crt, pem_key = open(crt).read(), open(key).read()
         r = self.a("POST", "/certificates", json_body={"cert": pem_crt, "key": pem_key,
@@ -513,9 +514,11 @@ class AdminCrudTest(unittest.TestCase):
         self.assertEqual(self.a("GET", "/snis/c.cert.test").status, 404)
         # CA certificates
         r = self.a("POST", "/ca_certificates", json_body={"cert": pem_crt})
-        self.assertIn(r.status, (201, 400), r)
+        self.assertEqual(r.status, 201, r)
         if r.status == 201:
             self.assertEqual(self.a("GET", "/ca_certificates/" + r.json()["id"]).status, 200)
+            dup = self.a("POST", "/ca_certificates", json_body={"cert": pem_crt})
+            self.assertEqual(dup.status, 409, dup)
             self.assertEqual(self.a("DELETE", "/ca_certificates/" + r.json()["id"]).status, 204)
 
     def test_info_endpoints(self):
