@@ -73,15 +73,18 @@ static int cmp_str(const void *x, const void *y)
 
 static void endpoints(struct cp_admin_req *r)
 {
-    size_t n = 0;
-    const struct cp_admin_route *rt = cp_admin_routes(&n);
-    const char **v = calloc(n ? n : 1, sizeof(*v));
+    size_t nb = 0;
+    const struct cp_admin_route *rt = cp_admin_routes(&nb);
+    size_t n = nb + r->admin->next;
+    const char **v = calloc(n, sizeof(*v));
     if (!v) {
         cp_admin_reply_message(r, 500, "An unexpected error occurred");
         return;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < nb; i++)
         v[i] = rt[i].pattern;
+    for (size_t i = 0; i < r->admin->next; i++)
+        v[nb + i] = r->admin->ext_routes[i].pattern;
     qsort(v, n, sizeof(*v), cmp_str);
     json_t *data = json_array();
     for (size_t i = 0; i < n; i++)

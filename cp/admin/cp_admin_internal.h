@@ -12,6 +12,7 @@
 
 #include "admin/cp_admin.h"
 #include "admin/cp_admin_body.h"
+#include "admin/cp_admin_ext.h"
 #include "admin/cp_admin_router.h"
 #include "gw_uuid.h"
 #include "store/cp_store.h"
@@ -31,6 +32,10 @@ struct cp_admin {
     uint64_t total_requests;
     uint64_t connections_accepted;
     int64_t started_ms;
+    struct cp_admin_route ext_routes[CP_ADMIN_MAX_EXT_ROUTES]; /* patterns owned */
+    cp_admin_handler_fn ext_fn[CP_ADMIN_MAX_EXT_ROUTES];
+    void *ext_arg[CP_ADMIN_MAX_EXT_ROUTES];
+    size_t next;
 };
 
 struct cp_admin_req {
@@ -43,13 +48,7 @@ struct cp_admin_req {
     enum cp_admin_body_type body_type;
 };
 
-/* Replies: each sends the response; json bodies are stolen. */
-void cp_admin_reply_json(struct cp_admin_req *r, int status, json_t *body);
-void cp_admin_reply_message(struct cp_admin_req *r, int status, const char *message);
-void cp_admin_reply_empty(struct cp_admin_req *r, int status);
-
-/* A query argument (decoded) or NULL. */
-const char *cp_admin_query(struct cp_admin_req *r, const char *name);
+/* Replies and accessors: see cp_admin_ext.h. */
 
 /* Handlers (cp_admin_entity.c): COLLECTION, ENTITY, NESTED_*, FOREIGN_ENTITY, TARGETS_ALL. */
 void cp_admin_handle_entity(struct cp_admin_req *r);

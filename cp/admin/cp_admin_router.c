@@ -174,6 +174,13 @@ static int split(const char *p, const char *segs[MAX_SEGS], size_t lens[MAX_SEGS
 enum gw_err cp_admin_route_match(enum cp_admin_method method, const char *path,
                                  struct cp_admin_match *m)
 {
+    return cp_admin_route_match_table(routes, sizeof(routes) / sizeof(routes[0]), method, path, m);
+}
+
+enum gw_err cp_admin_route_match_table(const struct cp_admin_route *table, size_t n,
+                                       enum cp_admin_method method, const char *path,
+                                       struct cp_admin_match *m)
+{
     memset(m, 0, sizeof(*m));
     const char *ps[MAX_SEGS];
     size_t pl[MAX_SEGS];
@@ -190,10 +197,10 @@ enum gw_err cp_admin_route_match(enum cp_admin_method method, const char *path,
         }
     }
     bool path_known = false;
-    for (size_t r = 0; r < sizeof(routes) / sizeof(routes[0]); r++) {
+    for (size_t r = 0; r < n; r++) {
         const char *rs[MAX_SEGS];
         size_t rl[MAX_SEGS];
-        int rn = split(routes[r].pattern, rs, rl);
+        int rn = split(table[r].pattern, rs, rl);
         if (rn != pn)
             continue;
         bool ok = true;
@@ -205,9 +212,9 @@ enum gw_err cp_admin_route_match(enum cp_admin_method method, const char *path,
         if (!ok)
             continue;
         path_known = true;
-        if (!(routes[r].methods & CP_ADMIN_M(method)))
+        if (!(table[r].methods & CP_ADMIN_M(method)))
             continue;
-        m->route = &routes[r];
+        m->route = &table[r];
         for (int i = 0; i < rn; i++) {
             if (rs[i][0] == '{' && m->nparams < CP_ADMIN_MAX_PARAMS) {
                 m->params[m->nparams++] = dec[i];

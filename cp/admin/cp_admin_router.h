@@ -42,6 +42,7 @@ enum cp_admin_kind {
     CP_ADMIN_NESTED_ENTITY,     /* /P/{p}/E/{e}: parent, entity, fk */
     CP_ADMIN_FOREIGN_ENTITY,    /* /E/{e}/F: the entity that e's fk points to (parent) */
     CP_ADMIN_TARGETS_ALL,       /* /upstreams/{u}/targets/all */
+    CP_ADMIN_CUSTOM,            /* added with cp_admin_route_add(): ext = its index */
     CP_ADMIN_KIND_COUNT_        /* keep last */
 };
 
@@ -52,6 +53,7 @@ struct cp_admin_route {
     const char *entity; /* table of the entity served (or NULL) */
     const char *parent; /* table of the parent / foreign entity (or NULL) */
     const char *fk;     /* field of entity that references parent (or NULL) */
+    size_t ext;         /* CP_ADMIN_CUSTOM: index of the extension handler */
 };
 
 #define CP_ADMIN_MAX_PARAMS 3
@@ -74,6 +76,11 @@ enum gw_err cp_admin_method_parse(const char *name, enum cp_admin_method *out);
  * GW_ERR_NOMEM. */
 enum gw_err cp_admin_route_match(enum cp_admin_method method, const char *path,
                                  struct cp_admin_match *m);
+
+/* Same as cp_admin_route_match over another table (the extension routes). */
+enum gw_err cp_admin_route_match_table(const struct cp_admin_route *table, size_t n,
+                                       enum cp_admin_method method, const char *path,
+                                       struct cp_admin_match *m);
 
 /* Frees the params of m. Accepts a zeroed match. */
 void cp_admin_match_cleanup(struct cp_admin_match *m);

@@ -97,6 +97,101 @@ const char *cp_admin_query(struct cp_admin_req *r, const char *name)
     return evhttp_find_header(&r->query, name);
 }
 
+void cp_admin_reply_header(struct cp_admin_req *r, const char *name, const char *value)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), name, value);
+}
+
+enum cp_admin_method cp_admin_req_method(const struct cp_admin_req *r)
+{
+    return r->method;
+}
+
+const char *cp_admin_req_param(const struct cp_admin_req *r, size_t i)
+{
+    return i < r->match.nparams ? r->match.params[i] : NULL;
+}
+
+const char *cp_admin_req_header(struct cp_admin_req *r, const char *name)
+{
+    return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);
+}
+
+const char *cp_admin_req_body(struct cp_admin_req *r, size_t *len)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
+    *len = evbuffer_get_length(in);
+    const char *data = *len ? (const char *)evbuffer_pullup(in, -1) : NULL;
+    if (!data)
+        *len = 0;
+    return data ? data : "";
+}
+
+struct cp_store *cp_admin_req_store(struct cp_admin_req *r)
+{
+    return r->admin->store;
+}
+
+/* Decodes the body into r->body; replies itself on failure. */
+static enum gw_err decode_body(struct cp_admin_req *r)
+{
+    struct evkeyvalq *ih = evhttp_request_get_input_headers(r->ev);
+    int nct = 0;
+    const char *ct = NULL;
+    for (struct evkeyval *kv = TAILQ_FIRST(ih); kv; kv = TAILQ_NEXT(kv, next)) {
+        if (strcasecmp(kv->key, "Content-Type") == 0) {
+            nct++;
+            ct = kv->value;
+        }
+    }
+    if (nct > 1) {
+        cp_admin_reply_message(r, 400, "Multiple Content-Type headers");
+        return GW_ERR_INVALID;
+    }
+    size_t len = 0;
+    const char *data = cp_admin_req_body(r, &len);
+    enum gw_err e = cp_admin_body_decode(ct, data, len, &r->body, &r->body_type);
+    if (e == GW_ERR_DECLINED)
+        cp_admin_reply_message(r, 415, "Unsupported Media Type");
+    else if (e == GW_ERR_INVALID)
+        cp_admin_reply_message(r, 400,
+                               r->body_type == CP_ADMIN_BODY_JSON ? "Cannot parse JSON body"
+                                                                  : "Cannot parse form body");
+    else if (e != GW_OK)
+        cp_admin_reply_message(r, 500, "An unexpected error occurred");
+    return e;
+}
+
+enum gw_err cp_admin_req_json(struct cp_admin_req *r, json_t **out)
+{
+    *out = NULL;
+    if (!r->body) {
+        enum gw_err e = decode_body(r);
+        if (e != GW_OK)
+            return e;
+    }
+    *out = json_incref(r->body);
+    return GW_OK;
+}
+
+enum gw_err cp_admin_route_add(struct cp_admin *a, const char *pattern, unsigned methods,
+                               cp_admin_handler_fn fn, void *arg)
+{
+    if (!pattern || pattern[0] != '/' || !fn)
+        return GW_ERR_INVALID;
+    if (a->next >= CP_ADMIN_MAX_EXT_ROUTES)
+        return GW_ERR_TOOBIG;
+    char *copy = strdup(pattern);
+    if (!copy)
+        return GW_ERR_NOMEM;
+    a->ext_routes[a->next] = (struct cp_admin_route){
+        .pattern = copy, .methods = methods, .kind = CP_ADMIN_CUSTOM, .ext = a->next};
+    a->ext_fn[a->next] = fn;
+    a->ext_arg[a->next] = arg;
+    a->next++;
+    return GW_OK;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Kong's error bodies */
 
@@ -432,7 +527,14 @@ static void on_request(struct evhttp_request *ev, void *arg)
         evhttp_clear_headers(&r.query);
         TAILQ_INIT(&r.query);
     }
-    enum gw_err e = cp_admin_route_match(r.method, path, &r.match);
+    enum gw_err e =
+        a->next ? cp_admin_route_match_table(a->ext_routes, a->next, r.method, path, &r.match)
+                : GW_ERR_NOTFOUND;
+    if (e != GW_OK) {
+        enum gw_err e2 = cp_admin_route_match(r.method, path, &r.match);
+        if (e2 == GW_OK || e2 == GW_ERR_DECLINED || e == GW_ERR_NOTFOUND)
+            e = e2;
+    }
     evhttp_uri_free(u);
     if (e == GW_ERR_DECLINED) {
         cp_admin_reply_message(&r, 405, "Method not allowed");
@@ -443,45 +545,21 @@ static void on_request(struct evhttp_request *ev, void *arg)
                                e == GW_ERR_NOMEM ? "An unexpected error occurred" : "Not found");
         goto out;
     }
-    if (r.method == CP_ADMIN_POST || r.method == CP_ADMIN_PUT || r.method == CP_ADMIN_PATCH) {
-        struct evkeyvalq *ih = evhttp_request_get_input_headers(ev);
-        int nct = 0;
-        const char *ct = NULL;
-        for (struct evkeyval *kv = TAILQ_FIRST(ih); kv; kv = TAILQ_NEXT(kv, next)) {
-            if (strcasecmp(kv->key, "Content-Type") == 0) {
-                nct++;
-                ct = kv->value;
-            }
-        }
-        if (nct > 1) {
-            cp_admin_reply_message(&r, 400, "Multiple Content-Type headers");
-            goto out;
-        }
-        struct evbuffer *in = evhttp_request_get_input_buffer(ev);
-        size_t len = evbuffer_get_length(in);
-        const char *data = len ? (const char *)evbuffer_pullup(in, -1) : "";
-        e = cp_admin_body_decode(ct, data ? data : "", data ? len : 0, &r.body, &r.body_type);
-        if (e == GW_ERR_DECLINED) {
-            cp_admin_reply_message(&r, 415, "Unsupported Media Type");
-            goto out;
-        }
-        if (e == GW_ERR_INVALID) {
-            cp_admin_reply_message(&r, 400,
-                                   r.body_type == CP_ADMIN_BODY_JSON ? "Cannot parse JSON body"
-                                                                     : "Cannot parse form body");
-            goto out;
-        }
-        if (e != GW_OK) {
-            cp_admin_reply_message(&r, 500, "An unexpected error occurred");
-            goto out;
-        }
+    if (r.match.route->kind == CP_ADMIN_CUSTOM) {
+        size_t i = r.match.route->ext;
+        a->ext_fn[i](&r, a->ext_arg[i]);
+        goto done;
     }
+    if ((r.method == CP_ADMIN_POST || r.method == CP_ADMIN_PUT || r.method == CP_ADMIN_PATCH) &&
+        decode_body(&r) != GW_OK)
+        goto out;
     if (r.match.route->kind >= CP_ADMIN_COLLECTION)
         cp_admin_handle_entity(&r);
     else
         cp_admin_handle_info(&r);
+done:
     if (cp_store_in_transaction(a->store)) { /* a handler bug; never leave one open */
-        GW_LOG(GW_LOG_ERROR, "admin handler left a transaction open path=%s", path);
+        GW_LOG(GW_LOG_ERROR, "admin handler left a transaction open uri=%.200s", uri);
         cp_store_rollback(a->store);
     }
 out:
@@ -646,5 +724,7 @@ void cp_admin_stop(struct cp_admin *a)
         evhttp_free(a->http_ssl);
     if (a->ssl_ctx)
         SSL_CTX_free(a->ssl_ctx);
+    for (size_t i = 0; i < a->next; i++)
+        free((char *)a->ext_routes[i].pattern);
     free(a);
 }
