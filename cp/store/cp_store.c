@@ -153,6 +153,9 @@ enum gw_err cp_store_connect(struct cp_store *s)
         if (c)
             PQfinish(c);
         s->was_up = false;
+        /* count the interval from the end of a (possibly slow) attempt, so an unreachable
+         * host does not hold the loop for connect_timeout on every request */
+        s->last_attempt_ms = gw_time_mono_ms();
         return GW_ERR_UNAVAILABLE;
     }
     PQsetNoticeProcessor(c, notice_quiet, NULL);
