@@ -258,11 +258,16 @@ static bool write_snis(struct cp_admin_req *r, const char *cert_id, const json_t
 /* The request body prepared for a schema: form values coerced, certificates' snis taken out
  * (*snis owned, NULL when absent). Returns a new reference to the input. */
 static json_t *prepare_input(struct cp_admin_req *r, const char *table, const struct gw_schema *s,
-                             json_t **snis)
+                             const json_t *existing, json_t **snis)
 {
     json_t *input = json_deep_copy(r->body ? r->body : json_object());
     if (!input)
         input = json_object();
+    /* a plugin's config is typed by its name: a PATCH without one uses the stored name (as
+     * Kong's plugins endpoint does) so form values can be coerced */
+    if (existing && strcmp(table, "plugins") == 0 && !json_object_get(input, "name") &&
+        json_object_get(existing, "name"))
+        json_object_set(input, "name", json_object_get(existing, "name"));
     if (r->body_type == CP_ADMIN_BODY_FORM || r->body_type == CP_ADMIN_BODY_MULTIPART)
         gw_schema_coerce_form(s, input);
     *snis = NULL;
@@ -354,7 +359,7 @@ static void create(struct cp_admin_req *r, const char *table, const char *fk, co
     if (!s || !begin(r))
         return;
     json_t *snis = NULL;
-    json_t *input = prepare_input(r, table, s, &snis);
+    json_t *input = prepare_input(r, table, s, NULL, &snis);
     if (fk && parent_id)
         json_object_set_new(input, fk, json_pack("{s:s}", "id", parent_id));
     write_entity(r, table, s, OP_CREATE, input, snis, NULL);
@@ -417,7 +422,7 @@ static void entity_op(struct cp_admin_req *r, const char *table, const char *key
             cp_admin_reply_message(r, 404, "Not found");
             goto out;
         }
-        input = prepare_input(r, table, s, &snis);
+        input = prepare_input(r, table, s, existing, &snis);
         if (parent_id && !json_object_get(input, fk))
             json_object_set_new(input, fk, json_pack("{s:s}", "id", parent_id));
         write_entity(r, table, s, OP_UPDATE, input, snis, existing);
@@ -427,7 +432,7 @@ static void entity_op(struct cp_admin_req *r, const char *table, const char *key
             cp_admin_reply_message(r, 404, "Not found");
             goto out;
         }
-        input = prepare_input(r, table, s, &snis);
+        input = prepare_input(r, table, s, NULL, &snis);
         if (gw_uuid_valid(key)) {
             char id[GW_UUID_STRLEN + 1];
             for (size_t i = 0; i <= GW_UUID_STRLEN; i++)
@@ -638,7 +643,7 @@ static void associate(struct cp_admin_req *r, json_t *child)
     if (!cs || !begin(r))
         return;
     json_t *snis = NULL, *ent = NULL, *errf = NULL, *cin = NULL, *cent = NULL;
-    json_t *input = prepare_input(r, rt->parent, ps, &snis);
+    json_t *input = prepare_input(r, rt->parent, ps, NULL, &snis);
     struct cp_store_dberr err = {0};
     char id[GW_UUID_STRLEN + 1];
     enum gw_err e = gw_uuid_v4(id);

@@ -358,6 +358,38 @@ class AdminCrudTest(unittest.TestCase):
         self.assertEqual(self.a("DELETE", "/services/plug-svc").status, 204)
         self.assertEqual(self.a("GET", "/plugins/" + plugin["id"]).status, 404)
 
+    def test_plugins_on_routes_and_instance_names(self):
+        r = self.a("POST", "/routes", json_body={"name": "plug-route", "paths": ["/pr"]})
+        self.assertEqual(r.status, 201, r)
+        route = r.json()
+        body, ct = multipart([("name", "rate-limiting"), ("config.minute", "7"),
+                              ("config.policy", "local"), ("instance_name", "rl-route")])
+        r = self.a("POST", "/routes/plug-route/plugins", body=body, headers={"Content-Type": ct})
+        self.assertEqual(r.status, 201, r)
+        plugin = r.json()
+        self.assertEqual(plugin["route"], {"id": route["id"]})
+        self.assertEqual(plugin["config"]["minute"], 7)
+        self.assertEqual(self.a("GET", "/plugins/rl-route").json()["id"], plugin["id"])
+        self.assertEqual(self.a("GET", "/routes/plug-route/plugins/rl-route").json()["id"],
+                         plugin["id"])
+        r = self.a("PATCH", "/plugins/rl-route", form={"config.minute": "9"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["config"]["minute"], 9)
+        self.assertEqual(r.json()["config"]["policy"], "local")
+        # PUT by instance name creates a global plugin; the global list holds both
+        r = self.a("PUT", "/plugins/global-rl", json_body={"name": "rate-limiting",
+                                                           "config": {"hour": 100}})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["instance_name"], "global-rl")
+        self.assertIsNone(r.json()["route"])
+        ids = {p["id"] for p in self.a("GET", "/plugins").json()["data"]}
+        self.assertTrue({plugin["id"], r.json()["id"]} <= ids)
+        self.assertEqual(len(self.a("GET", "/routes/plug-route/plugins").json()["data"]), 1)
+        # deleting the route cascades to its plugin
+        self.assertEqual(self.a("DELETE", "/routes/plug-route").status, 204)
+        self.assertEqual(self.a("GET", "/plugins/rl-route").status, 404)
+        self.assertEqual(self.a("DELETE", "/plugins/global-rl").status, 204)
+
     def test_pagination_and_tags(self):
         ids = []
         for i in range(7):
