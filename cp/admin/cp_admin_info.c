@@ -58,10 +58,11 @@ static void status(struct cp_admin_req *r)
     struct cp_admin *a = r->admin;
     bool reachable = cp_store_ping(a->store);
     json_t *body = json_pack(
-        "{s:{s:I,s:I,s:I,s:i,s:i,s:i,s:i},s:{s:b},s:{s:{},s:{}}}", "server", "total_requests",
+        "{s:{s:I,s:I,s:I,s:I,s:i,s:i,s:I},s:{s:b},s:{s:{},s:{}}}", "server", "total_requests",
         (json_int_t)a->total_requests, "connections_accepted", (json_int_t)a->connections_accepted,
-        "connections_handled", (json_int_t)a->connections_accepted, "connections_active", 1,
-        "connections_reading", 0, "connections_writing", 1, "connections_waiting", 0, "database",
+        "connections_handled", (json_int_t)a->connections_handled, "connections_active",
+        (json_int_t)a->nconns, "connections_reading", 0, "connections_writing", 1,
+        "connections_waiting", (json_int_t)(a->nconns > 0 ? a->nconns - 1 : 0), "database",
         "reachable", reachable, "memory", "workers_lua_vms", "lua_shared_dicts");
     cp_admin_reply_json(r, 200, body);
 }

@@ -31,6 +31,9 @@ struct cp_admin {
     const char *token; /* "" = no authentication */
     uint64_t total_requests;
     uint64_t connections_accepted;
+    struct evhttp_connection **conns; /* connections that sent a request and are open */
+    size_t nconns, capconns;
+    uint64_t connections_handled; /* connections that sent at least one request */
     int64_t started_ms;
     struct cp_admin_route ext_routes[CP_ADMIN_MAX_EXT_ROUTES]; /* patterns owned */
     cp_admin_handler_fn ext_fn[CP_ADMIN_MAX_EXT_ROUTES];

@@ -457,12 +457,48 @@ static bool token_ok(struct cp_admin *a, struct evhttp_request *ev)
     return CRYPTO_memcmp(t, a->token, al) == 0;
 }
 
+static void on_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+    struct cp_admin *a = arg;
+    for (size_t i = 0; i < a->nconns; i++) {
+        if (a->conns[i] == evcon) {
+            a->conns[i] = a->conns[--a->nconns];
+            return;
+        }
+    }
+}
+
+/* Counts the request's connection as active until it closes (for /status). */
+static void track_connection(struct cp_admin *a, struct evhttp_request *ev)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
+    if (!evcon)
+        return;
+    for (size_t i = 0; i < a->nconns; i++)
+        if (a->conns[i] == evcon)
+            return;
+    if (a->nconns == a->capconns) {
+        size_t cap = a->capconns ? a->capconns * 2 : 64;
+        if (cap > 65536)
+            return; /* keep serving; the count saturates */
+        void *p = realloc(a->conns, cap * sizeof(*a->conns));
+        if (!p)
+            return;
+        a->conns = p;
+        a->capconns = cap;
+    }
+    a->conns[a->nconns++] = evcon;
+    a->connections_handled++;
+    evhttp_connection_set_closecb(evcon, on_conn_close, a);
+}
+
 static void on_request(struct evhttp_request *ev, void *arg)
 {
     struct cp_admin *a = arg;
     struct cp_admin_req r = {.admin = a, .ev = ev};
     TAILQ_INIT(&r.query);
     a->total_requests++;
+    track_connection(a, ev);
 
     const char *uri = evhttp_request_get_uri(ev);
     if (!uri || strlen(uri) > MAX_URI_LEN) {
@@ -726,5 +762,6 @@ void cp_admin_stop(struct cp_admin *a)
         SSL_CTX_free(a->ssl_ctx);
     for (size_t i = 0; i < a->next; i++)
         free((char *)a->ext_routes[i].pattern);
+    free(a->conns);
     free(a);
 }

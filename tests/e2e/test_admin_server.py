@@ -116,6 +116,24 @@ class LimitsTest(unittest.TestCase):
         r = self.cp.admin("GET", "/services")
         self.assertTrue(r.header("Content-Type").startswith("application/json"))
 
+    def test_status_counts_connections(self):
+        import http.client
+        conns = []
+        for _ in range(3):  # three keep-alive connections that stay open
+            c = http.client.HTTPConnection("127.0.0.1", self.cp.admin_port, timeout=5)
+            c.request("GET", "/status")
+            c.getresponse().read()
+            conns.append(c)
+        server = self.cp.admin("GET", "/status").json()["server"]
+        self.assertGreaterEqual(server["connections_active"], 4)
+        for c in conns:
+            c.close()
+
+        def settled():
+            return self.cp.admin("GET", "/status").json()["server"]["connections_active"] <= 2
+        h.wait_for(settled, timeout=5, what="closed connections to leave the count")
+        self.assertGreaterEqual(server["total_requests"], 4)
+
 
 if __name__ == "__main__":
     h.main()
