@@ -36,6 +36,28 @@
 /* ---------------------------------------------------------------------------------------- */
 /* Replies */
 
+static const char *cmd_name(enum evhttp_cmd_type cmd)
+{
+    switch (cmd) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    default:
+        return "OTHER";
+    }
+}
+
 static void send_reply(struct cp_admin_req *r, int status, const char *body, size_t len)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
@@ -64,6 +86,8 @@ static void send_reply(struct cp_admin_req *r, int status, const char *body, siz
     default:
         break;
     }
+    GW_LOG(GW_LOG_INFO, "admin request method=%s uri=\"%.200s\" status=%d",
+           cmd_name(evhttp_request_get_command(r->ev)), evhttp_request_get_uri(r->ev), status);
     evhttp_send_reply(r->ev, status, reason, b);
     if (b)
         evbuffer_free(b);
@@ -511,33 +535,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
         cp_admin_reply_message(&r, 401, "Unauthorized");
         return;
     }
-    const char *mname = NULL;
-    switch (evhttp_request_get_command(ev)) {
-    case EVHTTP_REQ_GET:
-        mname = "GET";
-        break;
-    case EVHTTP_REQ_HEAD:
-        mname = "HEAD";
-        break;
-    case EVHTTP_REQ_POST:
-        mname = "POST";
-        break;
-    case EVHTTP_REQ_PUT:
-        mname = "PUT";
-        break;
-    case EVHTTP_REQ_PATCH:
-        mname = "PATCH";
-        break;
-    case EVHTTP_REQ_DELETE:
-        mname = "DELETE";
-        break;
-    case EVHTTP_REQ_OPTIONS:
-        mname = "OPTIONS";
-        break;
-    default:
-        mname = "OTHER";
-        break;
-    }
+    const char *mname = cmd_name(evhttp_request_get_command(ev));
     if (strcmp(mname, "OPTIONS") == 0) {
         struct evkeyvalq *h = evhttp_request_get_output_headers(ev);
         evhttp_add_header(h, "Allow", "GET, HEAD, PUT, PATCH, POST, DELETE");
