@@ -308,7 +308,8 @@ def main():
 
 class ControlPlane:
     """A portico-cp with its own database (bootstrapped with `migrations bootstrap`), its own
-    prefix directory and free ports. start() waits until the Admin API answers GET /status.
+    prefix directory, a self-signed cluster certificate (cluster_cert/cluster_key, usable as
+    the shared-mode certificate of data planes), no admin GUI listener, and free ports. start() waits until the Admin API answers GET /status.
     env entries (PORTICO_*) override the defaults; admin(...) sends one request to the Admin API."""
 
     def __init__(self, db=None, env=None, bootstrap=True, start=True, name="portico-cp"):
@@ -317,10 +318,19 @@ class ControlPlane:
         self.admin_port = free_port()
         self.cluster_port = free_port()
         self.name = name
+        self.cluster_cert = os.path.join(self.prefix, "cluster.crt")
+        self.cluster_key = os.path.join(self.prefix, "cluster.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3", "-subj",
+                        "/CN=portico-cluster", "-keyout", self.cluster_key, "-out",
+                        self.cluster_cert], check=True, capture_output=True, timeout=60)
         self.env = pg_env(self.db)
         self.env.update({"PORTICO_PREFIX": self.prefix,
                          "PORTICO_ADMIN_LISTEN": "127.0.0.1:%d" % self.admin_port,
+                         "PORTICO_ADMIN_GUI_LISTEN": "off",
                          "PORTICO_CLUSTER_LISTEN": "127.0.0.1:%d" % self.cluster_port,
+                         "PORTICO_CLUSTER_CERT": self.cluster_cert,
+                         "PORTICO_CLUSTER_CERT_KEY": self.cluster_key,
                          "PORTICO_LOG_LEVEL": "info"})
         self.env.update(env or {})
         self.proc = None
