@@ -748,7 +748,7 @@ static void fill_record(const struct gw_schema_field *fields,
 {
     FOREACH_FIELD(fields, overrides, f, {
         json_t *cur = json_object_get(obj, f->name);
-        if (f->flags & GW_SF_INPUT_ONLY)
+        if (f->flags & (GW_SF_INPUT_ONLY | GW_SF_OMIT_ABSENT))
             continue;
         if (cur == NULL) {
             if (f->def != NULL) {
@@ -1332,7 +1332,7 @@ static json_t *describe_fields(const struct gw_schema_field *fields,
 {
     json_t *arr = json_array();
     FOREACH_FIELD(fields, overrides, f, {
-        if (f->flags & GW_SF_INPUT_ONLY)
+        if (f->flags & (GW_SF_INPUT_ONLY | GW_SF_OMIT_ABSENT))
             continue;
         json_t *one = json_object();
         json_object_set_new(one, f->name, describe_field(f));

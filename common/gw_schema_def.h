@@ -27,18 +27,19 @@ enum gw_sf_type {
 };
 
 /* Field flags. */
-#define GW_SF_REQUIRED   0x0001u /* null or absent is "required field missing" */
-#define GW_SF_AUTO       0x0002u /* generated: uuid id, timestamps, random key */
-#define GW_SF_UUID       0x0004u /* string must be a UUID */
-#define GW_SF_UNIQUE     0x0008u /* unique column (metadata only) */
-#define GW_SF_TIMESTAMP  0x0010u /* must be > 0 */
-#define GW_SF_BETWEEN    0x0020u /* min..max applies */
-#define GW_SF_GT         0x0040u /* value must be greater than gt */
-#define GW_SF_MUST_NULL  0x0080u /* value must be null (err, or "value must be null") */
-#define GW_SF_NE_TRUE    0x0100u /* value must not be true (err) */
-#define GW_SF_LEN_MIN    0x0200u /* len_min applies (strings default to 1) */
-#define GW_SF_LEN_MAX    0x0400u /* len_max applies */
-#define GW_SF_INPUT_ONLY 0x0800u /* accepted on input, validated, not stored */
+#define GW_SF_REQUIRED    0x0001u /* null or absent is "required field missing" */
+#define GW_SF_AUTO        0x0002u /* generated: uuid id, timestamps, random key */
+#define GW_SF_UUID        0x0004u /* string must be a UUID */
+#define GW_SF_UNIQUE      0x0008u /* unique column (metadata only) */
+#define GW_SF_TIMESTAMP   0x0010u /* must be > 0 */
+#define GW_SF_BETWEEN     0x0020u /* min..max applies */
+#define GW_SF_GT          0x0040u /* value must be greater than gt */
+#define GW_SF_MUST_NULL   0x0080u /* value must be null (err, or "value must be null") */
+#define GW_SF_NE_TRUE     0x0100u /* value must not be true (err) */
+#define GW_SF_LEN_MIN     0x0200u /* len_min applies (strings default to 1) */
+#define GW_SF_LEN_MAX     0x0400u /* len_max applies */
+#define GW_SF_INPUT_ONLY  0x0800u /* accepted on input, validated, not stored */
+#define GW_SF_OMIT_ABSENT 0x1000u /* a DAO option (ttl): kept when given, never defaulted */
 
 /* A custom validator: returns true if value (of the right type) is valid, else writes Kong's
  * message into err. */

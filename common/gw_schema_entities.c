@@ -939,7 +939,11 @@ static const struct gw_schema_field keyauth_fields[] = {
     F_FOREIGN("consumer", "consumers", GW_SF_REQUIRED),
     {.name = "key", .type = GW_SF_STRING, .flags = GW_SF_UNIQUE | GW_SF_AUTO},
     F_TAGS,
-    {.name = "ttl", .type = GW_SF_INTEGER, .flags = GW_SF_INPUT_ONLY},
+    {.name = "ttl",
+     .type = GW_SF_INTEGER,
+     .flags = GW_SF_OMIT_ABSENT | GW_SF_BETWEEN,
+     .min = 0,
+     .max = 100000000},
     F_END,
 };
 
