@@ -1285,6 +1285,8 @@ static json_t *describe_field(const struct gw_schema_field *f)
         json_object_set_new(d, "unique", json_true());
     if (f->flags & GW_SF_TIMESTAMP)
         json_object_set_new(d, "timestamp", json_true());
+    if (f->flags & GW_SF_MUST_NULL)
+        json_object_set_new(d, "eq", json_null());
     if (f->def != NULL) {
         json_t *def = parse_default(f->def);
         if (def != NULL)
@@ -1356,6 +1358,7 @@ json_t *gw_schema_describe_plugin(const char *plugin)
     if (p == NULL)
         return NULL;
     json_t *d = json_object();
-    json_object_set_new(d, "fields", describe_fields(gw_schema_plugins.fields, p->overrides));
+    /* Kong describes a plugin by its own schema: the fields it (re)defines, config included */
+    json_object_set_new(d, "fields", describe_fields(p->overrides, NULL));
     return d;
 }

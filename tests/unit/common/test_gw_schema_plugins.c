@@ -306,6 +306,11 @@ static void describe(void **state)
     assert_json(describe_find(json_object_get(cfg, "fields"), "policy"),
                 "{\"type\":\"string\",\"default\":\"local\",\"len_min\":0,\"one_of\":"
                 "[\"local\",\"cluster\",\"redis\"]}");
+    assert_null(describe_find(fields, "name"));
+    json_decref(d);
+    d = gw_schema_describe_plugin("key-auth");
+    assert_json(describe_find(json_object_get(d, "fields"), "consumer"),
+                "{\"type\":\"foreign\",\"reference\":\"consumers\",\"eq\":null}");
     json_decref(d);
     assert_null(gw_schema_describe_plugin("nope"));
     assert_null(gw_schema_describe(NULL));
