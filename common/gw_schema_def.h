@@ -156,14 +156,24 @@ void gw_sf_distinct(const json_t *e, json_t *errors, const char *a, const char *
 
 /* ---- shared validators (gw_schema_validators.c) ---- */
 
-/* Kong's utils.normalize_ip: parses "host", "host:port", "1.2.3.4[:port]", "[v6][:port]", "v6".
- * kind: 0 name, 1 ipv4, 2 ipv6. host receives the host (IPv6 expanded, without brackets). port is
- * -1 when absent. Returns NULL on success or a static/err message. */
+enum gw_sf_host_kind {
+    GW_SF_HOST_NAME = 0,
+    GW_SF_HOST_IPV4,
+    GW_SF_HOST_IPV6,
+    GW_SF_HOST_KIND_COUNT_ /* keep last */
+};
+
+/* Result of gw_sf_normalize_ip: the kind, the host (IPv6 fully expanded, without brackets) and
+ * the port (-1 when absent). */
 struct gw_sf_host {
-    int kind;
+    enum gw_sf_host_kind kind;
     char host[256];
     long port;
 };
+
+/* Kong's utils.normalize_ip: parses "host", "host:port", "1.2.3.4[:port]", "[v6][:port]" and
+ * "v6" into *out. Returns true, or false with Kong's reason in err ("invalid hostname: x",
+ * "invalid ipv4 address: x", "invalid ipv6 address: x", "invalid port number"). */
 bool gw_sf_normalize_ip(const char *s, struct gw_sf_host *out, char *err, size_t errlen);
 
 bool gw_sf_check_host(const json_t *v, char *err, size_t errlen);

@@ -812,7 +812,7 @@ static enum gw_err target_finish(json_t *e, enum gw_schema_op op)
     if (!gw_sf_normalize_ip(json_string_value(t), &h, err, sizeof(err)))
         return GW_OK; /* validation reports it */
     long port = h.port >= 0 ? h.port : 8000;
-    if (h.kind == 2)
+    if (h.kind == GW_SF_HOST_IPV6)
         snprintf(out, sizeof(out), "[%s]:%ld", h.host, port);
     else
         snprintf(out, sizeof(out), "%s:%ld", h.host, port);
