@@ -84,7 +84,6 @@ bad:
 static bool normalize_ipv4(const char *s, struct gw_sf_host *out, char *err, size_t errlen)
 {
     unsigned oct[4];
-    size_t i = 0;
     const char *p = s;
     out->port = -1;
     for (int k = 0; k < 4; k++) {
@@ -104,7 +103,6 @@ static bool normalize_ipv4(const char *s, struct gw_sf_host *out, char *err, siz
             p++;
         }
     }
-    (void)i;
     if (*p == ':') {
         if (!parse_port(p + 1, strlen(p + 1), &out->port))
             goto bad;
