@@ -113,6 +113,7 @@ struct gw_schema_plugin {
     const struct gw_schema_field *overrides; /* replaces plugin entity fields: config, ... */
     gw_sf_entity_check_fn check;             /* entity checks on the whole plugin */
 };
+/* Returns the plugin named name (static), or NULL when this build does not support it. */
 const struct gw_schema_plugin *gw_schema_plugin_find(const char *name);
 
 /* ---- shared helpers (gw_schema.c) ---- */
