@@ -79,6 +79,26 @@ class MigrationsTest(unittest.TestCase):
         self.assertIn("cannot reach PostgreSQL", r.stderr)
 
 
+class SharedDatabaseTest(unittest.TestCase):
+    def test_two_control_planes_one_database(self):
+        a = h.ControlPlane()
+        b = h.ControlPlane(db=a.db, bootstrap=False)
+        try:
+            self.assertNotEqual(a.admin("GET", "/").json()["node_id"],
+                                b.admin("GET", "/").json()["node_id"])
+            r = a.admin("POST", "/upstreams", form={"name": "shared-up"})
+            self.assertEqual(r.status, 201)
+            self.assertEqual(b.admin("GET", "/upstreams/shared-up").json(), r.json())
+            r = b.admin("POST", "/upstreams", form={"name": "shared-up"})
+            self.assertEqual(r.status, 409)
+            self.assertEqual(b.admin("DELETE", "/upstreams/shared-up").status, 204)
+            self.assertEqual(a.admin("GET", "/upstreams/shared-up").status, 404)
+            self.assertEqual(h.psql("SELECT revision FROM config_revision", db=a.db).strip(), "2")
+        finally:
+            a.stop()
+            b.stop()
+
+
 class DatabaseDownTest(unittest.TestCase):
     def test_503_and_recovery(self):
         pg = h.TempPostgres()
