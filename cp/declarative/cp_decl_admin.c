@@ -2,28 +2,24 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "cp_decl_admin.h"
 
-#include <string.h>
-#include <strings.h>
-
-bool cp_decl_admin_truthy(const char *v)
-{
-    return v && (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcasecmp(v, "on") == 0 ||
-                 strcasecmp(v, "yes") == 0);
-}
-
-/* Built only once the store (cp/store) is in the tree. */
-#if __has_include("store/cp_store.h")
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "admin/cp_admin_ext.h"
 #include "cp_decl_diff.h"
 #include "cp_decl_errors.h"
 #include "cp_decl_export.h"
 #include "cp_decl_load.h"
 #include "cp_decl_sync.h"
 #include "gw_log.h"
+
+bool cp_decl_admin_truthy(const char *v)
+{
+    return v && (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcasecmp(v, "on") == 0 ||
+                 strcasecmp(v, "yes") == 0);
+}
 
 static void reply_message(struct cp_decl_reply *r, int status, const char *msg)
 {
@@ -155,12 +151,6 @@ void cp_decl_admin_get(struct cp_store *s, const char *format, struct cp_decl_re
 
 /* ---- the Admin API route ------------------------------------------------------------------ */
 
-#if __has_include("admin/cp_admin_ext.h")
-
-#include <strings.h>
-
-#include "admin/cp_admin_ext.h"
-
 /* Content types the Admin API decodes itself; any other body reaches the declarative reader
  * as raw YAML or JSON text (Kong's /config takes YAML bodies). */
 static bool decoded_type(const char *ct)
@@ -209,6 +199,3 @@ enum gw_err cp_decl_admin_register(struct cp_admin *a)
     return cp_admin_route_add(a, "/config", CP_ADMIN_M(CP_ADMIN_GET) | CP_ADMIN_M(CP_ADMIN_POST),
                               handle_config, NULL);
 }
-
-#endif /* admin */
-#endif /* store */

@@ -2,8 +2,6 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "cp_decl_cli.h"
 
-#if __has_include("store/cp_store.h")
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,18 +247,3 @@ int cp_decl_cli_main(const struct gw_conf *conf, int argc, char **argv)
         return dump(conf, &a);
     return diff_or_sync(conf, &a, strcmp(a.cmd, "sync") == 0);
 }
-
-#else /* the store is not in this tree yet */
-
-#include <stdio.h>
-
-int cp_decl_cli_main(const struct gw_conf *conf, int argc, char **argv)
-{
-    (void)conf;
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "portico-cp: config commands need the PostgreSQL store\n");
-    return 1;
-}
-
-#endif

@@ -1,7 +1,5 @@
 /* cp/declarative/cp_decl_sync.c: declarative sync against the PostgreSQL store.
  * SPDX-License-Identifier: Apache-2.0 */
-/* Built only once the store (cp/store) is in the tree. */
-#if __has_include("store/cp_store.h")
 #include "cp_decl_sync.h"
 
 #include <stdio.h>
@@ -266,5 +264,3 @@ fail_committed:
     *diff = NULL;
     return rc;
 }
-
-#endif

@@ -22,10 +22,6 @@ def no_sanitizer_report(testcase, r):
 class DeclarativeTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        # TEMPORARY until the store lands in this branch (removed at the merge with main).
-        probe = h.run_cmd([h.CP_BIN, "config", "validate", SEED])
-        if "need the PostgreSQL store" in probe.stderr:
-            raise unittest.SkipTest("store not merged yet")
         cls.dir = h.make_tmpdir("decl-")
         cls.cp = h.ControlPlane()
         cls.env = cls.cp.env
