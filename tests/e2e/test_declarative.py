@@ -282,6 +282,38 @@ class DeclarativeTest(unittest.TestCase):
         exported = json.loads(r.json()["config"])
         self.assertEqual([s["id"] for s in exported["services"]], [SERVICE_ID])
 
+    def revision(self):
+        return int(h.psql("SELECT revision FROM config_revision", db=self.cp.db).strip())
+
+    def test_8_one_revision_per_sync_swaps_and_repoints(self):
+        self.sync_seed()
+        rev = self.revision()
+        self.assertEqual(self.config("sync", SEED).stdout, "no changes\n")
+        self.assertEqual(self.revision(), rev)   # nothing written, no new snapshot
+        a, b = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+        first = self.write("swap1.yaml", "_format_version: '3.0'\nservices:\n"
+                           "- {id: %s, name: alpha, host: a.internal}\n"
+                           "- {id: %s, name: beta, host: b.internal}\n"
+                           "routes:\n- {name: r, paths: [/r], service: alpha}\n" % (a, b))
+        r = self.config("sync", first)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.revision(), rev + 1)   # one transaction, one revision
+        # Names swapped between the two rows, and the route moved to a service that replaces
+        # the one it pointed at: both need the ordering of the sync to apply.
+        c = "33333333-3333-4333-8333-333333333333"
+        second = self.write("swap2.yaml", "_format_version: '3.0'\nservices:\n"
+                            "- {id: %s, name: beta, host: a.internal}\n"
+                            "- {id: %s, name: gamma, host: c.internal}\n"
+                            "routes:\n- {name: r, paths: [/r], service: gamma}\n" % (a, c))
+        r = self.config("sync", second)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.revision(), rev + 2)
+        self.assertEqual(self.admin("/services/beta")["id"], a)
+        self.assertEqual(self.admin("/services/gamma")["id"], c)
+        self.assertEqual(self.admin("/routes/r")["service"], {"id": c})
+        self.assertEqual(self.names("/services"), ["beta", "gamma"])
+        self.assertEqual(self.config("diff", second).stdout, "no changes\n")
+
 
 if __name__ == "__main__":
     h.main()
