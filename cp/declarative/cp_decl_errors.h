@@ -2,7 +2,7 @@
  * `fields` tree that mirrors the input file, the Admin API body (code 14, optionally with
  * Kong's flattened_errors list) and a readable text for the command line.
  * Paths are JSON arrays of object keys (strings) and array positions (integers, from 0), for
- * example ["services", 0, "routes", 1].
+ * example ["services", 0, "routes", 1]. Every function may be called from any thread.
  * SPDX-License-Identifier: Apache-2.0 */
 #ifndef CP_DECL_ERRORS_H
 #define CP_DECL_ERRORS_H

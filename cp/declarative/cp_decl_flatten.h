@@ -45,11 +45,13 @@ enum gw_err cp_decl_flatten(const json_t *input, const struct cp_decl_flatten_op
  * a path made only of [A-Za-z0-9.-_~/%] is normalised (percent-decoding of non-reserved
  * characters, dot segments removed, slashes merged); anything else is a regex and becomes "~"
  * followed by the path with percent-escapes of non-reserved characters decoded (regex
- * metacharacters escaped). Returns an owned string (free()), NULL when out of memory. */
+ * metacharacters escaped). Returns an owned string (free()), NULL when out of memory. Any thread.
+ */
 char *cp_decl_migrate_path(const char *path);
 
 /* The deterministic id Kong gives an entity: UUID v5 of key in the namespace that is itself
- * the UUID v5 of table in fd02801f-0957-4a15-a55a-c8d9606f30b5. Writes 37 bytes to out. */
+ * the UUID v5 of table in fd02801f-0957-4a15-a55a-c8d9606f30b5. table and key are borrowed;
+ * writes 37 bytes (lowercase UUID and NUL) to out. Any thread. */
 void cp_decl_entity_uuid(const char *table, const char *key, char out[37]);
 
 #endif

@@ -40,7 +40,8 @@ enum gw_err cp_decl_parse_file(const char *path, json_t **out, char *err, size_t
 
 /* Classifies a plain (unquoted, untagged) YAML scalar the way the reader does: returns a new
  * JSON value (owned) of the resolved type (null, true/false, integer, real or string). The
- * exporter uses it to decide which strings must be quoted. NULL only when out of memory. */
+ * exporter uses it to decide which strings must be quoted. s is borrowed. NULL only when out of
+ * memory. Any thread. */
 json_t *cp_decl_yaml_plain_scalar(const char *s, size_t len);
 
 #endif
