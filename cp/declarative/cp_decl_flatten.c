@@ -284,6 +284,26 @@ out:
     return ok;
 }
 
+/* Where Kong would draw a random id (an entity with neither an endpoint key nor a cache key:
+ * a route or service without a name, a certificate, a consumer with only a custom_id), the id
+ * is derived from the entity's content instead (its fields as written, the parent's id
+ * included for a nested entity), so loading the same file twice gives the same ids and a sync
+ * of an unchanged file changes nothing. Editing such an entity gives it a new id. */
+static bool content_id(const struct cp_decl_entity *e, const json_t *flat, char out[37])
+{
+    char *dump = json_dumps(flat, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    if (!dump)
+        return false;
+    struct gw_buf b;
+    gw_buf_init(&b, 0);
+    bool ok = gw_buf_appendf(&b, "portico-content:%s", dump) == GW_OK;
+    free(dump);
+    if (ok)
+        cp_decl_entity_uuid(e->name, b.data, out);
+    gw_buf_cleanup(&b);
+    return ok;
+}
+
 static bool is_child_key(const struct cp_decl_entity *parent, const char *key)
 {
     const struct cp_decl_entity *c = cp_decl_entity_get(key);
@@ -405,7 +425,7 @@ static void walk_item(struct flat *f, const struct cp_decl_entity *e, const json
     char id[GW_UUID_STRLEN + 1];
     if (!idv || json_is_null(idv)) {
         if (!deterministic_id(e, item, parent_id, parent ? pfk : NULL, id) &&
-            gw_uuid_v4(id) != GW_OK)
+            !content_id(e, flat, id) && gw_uuid_v4(id) != GW_OK)
             f->nomem = true;
         if (json_object_set_new(flat, "id", json_string(id)) != 0)
             f->nomem = true;

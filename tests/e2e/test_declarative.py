@@ -314,6 +314,16 @@ class DeclarativeTest(unittest.TestCase):
         self.assertEqual(self.names("/services"), ["beta", "gamma"])
         self.assertEqual(self.config("diff", second).stdout, "no changes\n")
 
+    def test_9_unnamed_entities_resync_without_changes(self):
+        path = self.write("unnamed.yaml", "_format_version: '3.0'\nservices:\n"
+                          "- url: http://anon.internal:8080\n  routes:\n  - paths: [/anon]\n"
+                          "consumers:\n- custom_id: c-only\n")
+        r = self.config("sync", path)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(len(self.admin("/routes")["data"]), 1)
+        r = self.config("diff", path)
+        self.assertEqual(r.stdout, "no changes\n")
+
 
 if __name__ == "__main__":
     h.main()

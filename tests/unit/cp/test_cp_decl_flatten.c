@@ -178,6 +178,34 @@ static void deep_nesting_and_certificates(void **state)
     json_decref(out);
 }
 
+static void entities_kong_gives_random_ids_get_content_ids(void **state)
+{
+    (void)state;
+    const char *text = "_format_version: '3.0'\n"
+                       "services:\n- host: anonymous.internal\n  routes:\n  - paths: [/a]\n"
+                       "  - paths: [/b]\n"
+                       "consumers:\n- custom_id: only-custom\n";
+    json_t *a = flatten_ok(text);
+    json_t *b = flatten_ok(text);
+    assert_true(json_equal(a, b));
+    json_t *routes = json_object_get(a, "routes");
+    assert_string_not_equal(json_string_value(json_object_get(json_array_get(routes, 0), "id")),
+                            json_string_value(json_object_get(json_array_get(routes, 1), "id")));
+    json_decref(b);
+    /* A changed entity gets another id; the others keep theirs. */
+    b = flatten_ok("_format_version: '3.0'\n"
+                   "services:\n- host: anonymous.internal\n  routes:\n  - paths: [/a]\n"
+                   "  - paths: [/c]\n"
+                   "consumers:\n- custom_id: only-custom\n");
+    json_t *rb = json_object_get(b, "routes");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(routes, 0), "id")),
+                        json_string_value(json_object_get(json_array_get(rb, 0), "id")));
+    assert_string_not_equal(json_string_value(json_object_get(json_array_get(routes, 1), "id")),
+                            json_string_value(json_object_get(json_array_get(rb, 1), "id")));
+    json_decref(a);
+    json_decref(b);
+}
+
 static void format_1_1_migrates_regex_paths(void **state)
 {
     (void)state;
@@ -324,6 +352,7 @@ int main(void)
         cmocka_unit_test(seed_file_flattens_with_kong_ids),
         cmocka_unit_test(references_by_name_and_id),
         cmocka_unit_test(deep_nesting_and_certificates),
+        cmocka_unit_test(entities_kong_gives_random_ids_get_content_ids),
         cmocka_unit_test(format_1_1_migrates_regex_paths),
         cmocka_unit_test(errors_name_the_place_in_the_file),
         cmocka_unit_test(process_callback_and_select_tags),
