@@ -324,6 +324,32 @@ class DeclarativeTest(unittest.TestCase):
         r = self.config("diff", path)
         self.assertEqual(r.stdout, "no changes\n")
 
+    def test_10_certificates_with_nested_snis(self):
+        key = os.path.join(self.dir, "tls.key")
+        crt = os.path.join(self.dir, "tls.crt")
+        r = h.run_cmd(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                       "-out", crt, "-days", "2", "-subj", "/CN=a.example.test"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+        def block(path):   # the PEM file as a YAML literal block under a list entry
+            with open(path) as f:
+                return "".join("    " + line for line in f.read().splitlines(True))
+        text = ("_format_version: '3.0'\ncertificates:\n- cert: |\n" + block(crt) +
+                "  key: |\n" + block(key) +
+                "  snis:\n  - name: a.example.test\n  - name: '*.wild.example.test'\n")
+        path = self.write("certs.yaml", text)
+        r = self.config("sync", path)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        certs = self.admin("/certificates")["data"]
+        self.assertEqual(len(certs), 1)
+        snis = self.admin("/certificates/%s/snis" % certs[0]["id"])["data"]
+        self.assertEqual(sorted(s["name"] for s in snis), ["*.wild.example.test", "a.example.test"])
+        self.assertEqual(self.config("diff", path).stdout, "no changes\n")
+        # The export round-trips the PEM blocks.
+        dump = os.path.join(self.dir, "certs-dump.yaml")
+        self.assertEqual(self.config("dump", dump).returncode, 0)
+        self.assertEqual(self.config("diff", dump).stdout, "no changes\n")
+
 
 if __name__ == "__main__":
     h.main()
