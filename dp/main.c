@@ -3,11 +3,22 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <event2/event.h>
+#include <event2/thread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "config/dp_config_apply.h"
 #include "dp_conf.h"
+#include "dp_config_internal.h"
+#include "dp_metrics.h"
+#include "dp_settings.h"
+#include "dp_status.h"
+#include "dp_worker.h"
+#include "gw_listen.h"
 #include "gw_cli.h"
 #include "gw_log.h"
 
@@ -20,36 +31,142 @@ static void usage(FILE *out)
     gw_conf_help(dp_conf_keys, dp_conf_nkeys, out);
 }
 
+struct dp_main {
+    struct event_base *base;
+    bool stopping;
+};
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
+    struct dp_main *m = arg;
     (void)what;
-    GW_LOG(GW_LOG_NOTICE, "signal received, stopping signal=%d", (int)sig);
-    event_base_loopbreak(arg);
+    if (sig == SIGUSR1) {
+        if (gw_log_reopen() != 0)
+            GW_LOG_ERRNO(GW_LOG_ERROR, errno, "cannot reopen the log file");
+        else
+            GW_LOG(GW_LOG_NOTICE, "log file reopened");
+        return;
+    }
+    GW_LOG(GW_LOG_NOTICE, "signal received, stopping gracefully signal=%d", (int)sig);
+    m->stopping = true;
+    event_base_loopbreak(m->base);
+}
+
+static int nworkers(const struct gw_conf *conf)
+{
+    long long n = gw_conf_int(conf, "worker_threads");
+    if (n <= 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n = c > 0 ? c : 1;
+    }
+    return (int)n;
 }
 
 static int run(struct gw_conf *conf)
 {
+    int rc = 1;
+    struct dp_main m = {0};
+    struct dp_settings set;
+    struct gw_listen proxy[GW_LISTEN_MAX], status[GW_LISTEN_MAX];
+    size_t nproxy = 0, nstatus = 0;
+    char err[512];
+    struct dp_worker **workers = NULL;
+    int nw = 0;
+    struct dp_status *st = NULL;
+    struct event *sigs[4] = {0};
+    static const int signums[4] = {SIGTERM, SIGQUIT, SIGINT, SIGUSR1};
+
     const char *prefix = gw_conf_str(conf, "prefix");
     if (gw_mkdir_p(prefix) != GW_OK) {
         GW_LOG_ERRNO(GW_LOG_CRIT, errno, "cannot create prefix directory prefix=%s", prefix);
         return 1;
     }
-    struct event_base *base = event_base_new();
-    if (!base) {
+    if (dp_settings_load(&set, conf, err, sizeof(err)) != GW_OK ||
+        gw_listen_parse(gw_conf_str(conf, "proxy_listen"), proxy, &nproxy, err, sizeof(err)) !=
+            GW_OK ||
+        gw_listen_parse(gw_conf_str(conf, "status_listen"), status, &nstatus, err, sizeof(err)) !=
+            GW_OK) {
+        GW_LOG(GW_LOG_CRIT, "configuration error: %s", err);
+        return 2;
+    }
+    for (size_t i = 0; i < nproxy; i++)
+        if (proxy[i].ssl)
+            GW_LOG(GW_LOG_NOTICE,
+                   "proxy_listen: TLS listener not served yet, skipped address=%s:%d",
+                   proxy[i].host, proxy[i].port);
+    evthread_use_pthreads();
+    m.base = event_base_new();
+    if (!m.base) {
         GW_LOG(GW_LOG_CRIT, "cannot create event loop");
         return 1;
     }
-    struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-    struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
-    evsignal_add(sigterm, NULL);
-    evsignal_add(sigint, NULL);
-    GW_LOG(GW_LOG_NOTICE, "data plane started version=%s", PORTICO_VERSION);
-    event_base_dispatch(base);
-    event_free(sigterm);
-    event_free(sigint);
-    event_base_free(base);
+    for (int i = 0; i < 4; i++) {
+        sigs[i] = evsignal_new(m.base, signums[i], on_signal, &m);
+        if (!sigs[i] || evsignal_add(sigs[i], NULL) != 0) {
+            GW_LOG(GW_LOG_CRIT, "cannot install signal handlers");
+            goto out;
+        }
+    }
+
+    size_t max_payload = gw_conf_size(conf, "cluster_max_payload");
+    dp_config_apply_init(prefix);
+    (void)dp_config_apply_load_cache(max_payload);
+
+    nw = nworkers(conf);
+    workers = calloc((size_t)nw, sizeof(*workers));
+    if (!workers)
+        goto out;
+    for (int i = 0; i < nw; i++) {
+        workers[i] = dp_worker_create(i, &set, proxy, nproxy, err, sizeof(err));
+        if (!workers[i]) {
+            GW_LOG(GW_LOG_CRIT, "cannot start worker: %s", err);
+            goto out;
+        }
+    }
+    if (nstatus) {
+        st = dp_status_create(m.base, status, nstatus, err, sizeof(err));
+        if (!st) {
+            GW_LOG(GW_LOG_CRIT, "%s", err);
+            goto out;
+        }
+    }
+    for (int i = 0; i < nw; i++) {
+        if (dp_worker_start(workers[i]) != GW_OK) {
+            GW_LOG(GW_LOG_CRIT, "cannot start worker thread worker=%d", i);
+            goto out;
+        }
+    }
+
+    /* ---- cluster client: the cluster helper starts it here ----
+     * dp_cluster_client_start(conf, ...) connects to cluster_control_plane and calls
+     * dp_config_apply_snapshot() for every snapshot received. */
+
+    GW_LOG(GW_LOG_NOTICE, "data plane started version=%s workers=%d", PORTICO_VERSION, nw);
+    event_base_dispatch(m.base);
+    rc = 0;
+
+    /* ---- cluster client: dp_cluster_client_stop() goes here, before the workers stop ---- */
+
+out:
+    if (workers) {
+        for (int i = 0; i < nw; i++)
+            if (workers[i] && workers[i]->started)
+                dp_worker_stop(workers[i]);
+        for (int i = 0; i < nw; i++)
+            dp_worker_destroy(workers[i]);
+        free(workers);
+    }
+    dp_status_destroy(st);
+    for (int i = 0; i < 4; i++)
+        if (sigs[i])
+            event_free(sigs[i]);
+    event_base_free(m.base);
+    dp_config_shutdown();
+    dp_config_apply_cleanup();
+    dp_metrics_shutdown();
+    libevent_global_shutdown();
     GW_LOG(GW_LOG_NOTICE, "data plane stopped");
-    return 0;
+    return rc;
 }
 
 int main(int argc, char **argv)

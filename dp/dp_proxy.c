@@ -1,0 +1,947 @@
+/* dp/dp_proxy.c: the upstream side of the proxy: picking a peer (balancer or plain service),
+ * reusing or opening a connection, writing the rewritten request, streaming the body, parsing
+ * and forwarding the response, retries on connection errors and timeouts, websocket tunnels.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "balancer/dp_lb_state.h"
+#include "dp_http.h"
+#include "dp_metrics.h"
+#include "dp_worker.h"
+#include "gw_log.h"
+#include "gw_time.h"
+#include "gw_uuid.h"
+
+#define VIA_TOKEN "1.1 portico/" PORTICO_VERSION
+
+static void up_read_cb(struct bufferevent *bev, void *arg);
+static void up_write_cb(struct bufferevent *bev, void *arg);
+static void up_event_cb(struct bufferevent *bev, short what, void *arg);
+static void try_next(struct dp_req *r);
+
+/* ---- request head --------------------------------------------------------------------------- */
+
+static bool hop_by_hop(const char *n, size_t l)
+{
+    static const char *const names[] = {"connection", "keep-alive", "proxy-connection",
+                                        "te",         "trailer",    "transfer-encoding",
+                                        "upgrade",    NULL};
+    for (int i = 0; names[i]; i++)
+        if (strlen(names[i]) == l && strncasecmp(n, names[i], l) == 0)
+            return true;
+    return false;
+}
+
+/* True if header name n is listed in one of the Connection headers of b. */
+static bool in_connection(const struct dp_hblock *b, const char *n, size_t l)
+{
+    char tok[64];
+    if (l >= sizeof(tok))
+        return false;
+    memcpy(tok, n, l);
+    tok[l] = '\0';
+    for (int i = dp_hblock_find(b, "connection", 10, 0); i >= 0;
+         i = dp_hblock_find(b, "connection", 10, (size_t)i + 1))
+        if (dp_hblock_has_token(b, (size_t)i, tok))
+            return true;
+    return false;
+}
+
+static bool name_is(const struct dp_hspan *h, const char *buf, const char *lname)
+{
+    size_t l = strlen(lname);
+    return h->nl == l && strncasecmp(buf + h->no, lname, l) == 0;
+}
+
+static const char *hval(const struct dp_hblock *b, const char *lname, size_t *len)
+{
+    int i = dp_hblock_find(b, lname, strlen(lname), 0);
+    if (i < 0)
+        return NULL;
+    *len = b->h[i].vl;
+    return b->buf + b->h[i].vo;
+}
+
+static enum gw_err build_head(struct dp_req *r)
+{
+    struct dp_conn *c = r->c;
+    const struct dp_settings *set = c->w->set;
+    const struct dp_hblock *b = &r->hb;
+    r->head = evbuffer_new();
+    if (!r->head)
+        return GW_ERR_NOMEM;
+    /* Upstream URI: service path joining and strip_path on the normalised path; query as is. */
+    const char *url = b->buf + r->url_o;
+    const char *q = memchr(url, '?', r->url_l);
+    size_t qlen = q ? r->url_l - (size_t)(q - url) : 0;
+    size_t splen = r->svc->path ? strlen(r->svc->path) : 1;
+    size_t cap = r->path_len + splen + 4;
+    char *up = malloc(cap);
+    if (!up)
+        return GW_ERR_NOMEM;
+    size_t uplen = dp_router_upstream_path(r->route, r->svc->path, r->path, r->path_len,
+                                           r->match.prefix_len, up, cap);
+    size_t rl = strlen(llhttp_method_name((llhttp_method_t)r->method)) + uplen + qlen + 16;
+    r->reqline = malloc(rl);
+    if (!r->reqline) {
+        free(up);
+        return GW_ERR_NOMEM;
+    }
+    snprintf(r->reqline, rl, "%s %.*s%.*s HTTP/1.1\r\n",
+             llhttp_method_name((llhttp_method_t)r->method), (int)uplen, up, (int)qlen, q ? q : "");
+    free(up);
+
+    bool trusted = dp_settings_is_trusted(set, c->peer_ip);
+    struct evbuffer *h = r->head;
+    size_t xff_len = 0, via_len = 0;
+    const char *xff = hval(b, "x-forwarded-for", &xff_len);
+    const char *via = hval(b, "via", &via_len);
+    for (size_t i = 0; i < b->n; i++) {
+        const struct dp_hspan *s = &b->h[i];
+        const char *n = b->buf + s->no;
+        if (hop_by_hop(n, s->nl) || name_is(s, b->buf, "host") ||
+            name_is(s, b->buf, "content-length") || name_is(s, b->buf, "expect") ||
+            name_is(s, b->buf, "via") || name_is(s, b->buf, "x-real-ip") ||
+            name_is(s, b->buf, "x-portico-request-id") ||
+            (s->nl > 12 && strncasecmp(n, "x-forwarded-", 12) == 0) || in_connection(b, n, s->nl))
+            continue;
+        evbuffer_add(h, n, s->nl);
+        evbuffer_add(h, ": ", 2);
+        evbuffer_add(h, b->buf + s->vo, s->vl);
+        evbuffer_add(h, "\r\n", 2);
+    }
+    /* Real client address: real_ip_header is honoured only from trusted peers. */
+    const char *real = c->peer_ip;
+    size_t real_len = strlen(real);
+    char realbuf[64];
+    if (trusted) {
+        char lname[64];
+        size_t ln = strlen(set->real_ip_header);
+        if (ln < sizeof(lname)) {
+            for (size_t i = 0; i <= ln; i++)
+                lname[i] = (char)tolower((unsigned char)set->real_ip_header[i]);
+            size_t vl;
+            const char *v = hval(b, lname, &vl);
+            if (v && vl) {
+                const char *comma = NULL;
+                for (size_t i = 0; i < vl; i++)
+                    if (v[i] == ',')
+                        comma = v + i;
+                if (comma) {
+                    vl -= (size_t)(comma + 1 - v);
+                    v = comma + 1;
+                }
+                while (vl && (*v == ' ' || *v == '\t')) {
+                    v++;
+                    vl--;
+                }
+                if (vl < sizeof(realbuf)) {
+                    memcpy(realbuf, v, vl);
+                    realbuf[vl] = '\0';
+                    real = realbuf;
+                    real_len = vl;
+                }
+            }
+        }
+    }
+    if (xff)
+        evbuffer_add_printf(h, "X-Forwarded-For: %.*s, %s\r\n", (int)xff_len, xff, c->peer_ip);
+    else
+        evbuffer_add_printf(h, "X-Forwarded-For: %s\r\n", c->peer_ip);
+    size_t vl;
+    const char *v;
+    if (trusted && (v = hval(b, "x-forwarded-proto", &vl)))
+        evbuffer_add_printf(h, "X-Forwarded-Proto: %.*s\r\n", (int)vl, v);
+    else
+        evbuffer_add(h, "X-Forwarded-Proto: http\r\n", 25);
+    if (trusted && (v = hval(b, "x-forwarded-host", &vl)))
+        evbuffer_add_printf(h, "X-Forwarded-Host: %.*s\r\n", (int)vl, v);
+    else if (r->host_len)
+        evbuffer_add_printf(h, "X-Forwarded-Host: %.*s\r\n", (int)r->host_len, r->host);
+    if (trusted && (v = hval(b, "x-forwarded-port", &vl)))
+        evbuffer_add_printf(h, "X-Forwarded-Port: %.*s\r\n", (int)vl, v);
+    else
+        evbuffer_add_printf(h, "X-Forwarded-Port: %d\r\n", c->local_port);
+    if (trusted && (v = hval(b, "x-forwarded-path", &vl)))
+        evbuffer_add_printf(h, "X-Forwarded-Path: %.*s\r\n", (int)vl, v);
+    else
+        evbuffer_add_printf(h, "X-Forwarded-Path: %.*s\r\n",
+                            (int)(q ? (size_t)(q - url) : r->url_l), url);
+    if (trusted && (v = hval(b, "x-forwarded-prefix", &vl)))
+        evbuffer_add_printf(h, "X-Forwarded-Prefix: %.*s\r\n", (int)vl, v);
+    else if (r->route->strip_path && r->match.prefix_len > 1)
+        evbuffer_add_printf(h, "X-Forwarded-Prefix: %.*s\r\n", (int)r->match.prefix_len, r->path);
+    evbuffer_add_printf(h, "X-Real-IP: %.*s\r\n", (int)real_len, real);
+    if (via)
+        evbuffer_add_printf(h, "Via: %.*s, " VIA_TOKEN "\r\n", (int)via_len, via);
+    else
+        evbuffer_add(h, "Via: " VIA_TOKEN "\r\n", 5 + strlen(VIA_TOKEN) + 2);
+    evbuffer_add_printf(h, "X-Portico-Request-Id: %s\r\n", r->id);
+    if (r->chunked)
+        evbuffer_add(h, "Transfer-Encoding: chunked\r\n", 28);
+    else if (r->c->p.flags & F_CONTENT_LENGTH || r->body_read)
+        evbuffer_add_printf(h, "Content-Length: %llu\r\n",
+                            (unsigned long long)(r->body_read + r->c->p.content_length));
+    if (r->upgrade && (v = hval(b, "upgrade", &vl))) {
+        evbuffer_add_printf(h, "Upgrade: %.*s\r\nConnection: Upgrade\r\n", (int)vl, v);
+    } else {
+        evbuffer_add(h, "Connection: keep-alive\r\n", 24);
+    }
+    evbuffer_add(h, "\r\n", 2);
+    return GW_OK;
+}
+
+/* Host header for the upstream request (Kong's set_host_header). */
+static void host_header(struct dp_req *r, char *out, size_t outlen)
+{
+    const struct dp_service *s = r->svc;
+    if (r->route->preserve_host) {
+        size_t vl;
+        const char *v = hval(&r->hb, "host", &vl);
+        if (v) {
+            snprintf(out, outlen, "%.*s", (int)vl, v);
+            return;
+        }
+    }
+    const char *name;
+    unsigned port = r->addr->port;
+    if (s->upstream)
+        name = s->upstream->host_header ? s->upstream->host_header : r->addr->target->name;
+    else
+        name = s->host;
+    bool v6 = strchr(name, ':') != NULL;
+    if ((port == 80 && !s->https) || (port == 443 && s->https))
+        snprintf(out, outlen, v6 ? "[%s]" : "%s", name);
+    else
+        snprintf(out, outlen, v6 ? "[%s]:%u" : "%s:%u", name, port);
+}
+
+/* ---- consistent-hashing input ------------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool query_arg(struct dp_req *r, const char *name, const char **val, size_t *vlen)
+{
+    const char *url = r->hb.buf + r->url_o;
+    const char *q = memchr(url, '?', r->url_l);
+    if (!q)
+        return false;
+    const char *p = q + 1, *end = url + r->url_l;
+    size_t nl = strlen(name);
+    char *vals[16];
+    size_t nv = 0, total = 0;
+    while (p < end && nv < 16) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *e = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(e - p));
+        const char *ke = eq ? eq : e;
+        if ((size_t)(ke - p) == nl && memcmp(p, name, nl) == 0) {
+            const char *v = eq ? eq + 1 : "true";
+            size_t l = eq ? (size_t)(e - eq - 1) : 4;
+            if (l) {
+                vals[nv] = strndup(v, l);
+                if (vals[nv]) {
+                    total += l + 1;
+                    nv++;
+                }
+            }
+        }
+        p = e + 1;
+    }
+    if (!nv)
+        return false;
+    qsort(vals, nv, sizeof(*vals), cmp_str);
+    free(r->hash_tmp);
+    r->hash_tmp = malloc(total + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < nv; i++) {
+        if (r->hash_tmp) {
+            if (i)
+                r->hash_tmp[o++] = ',';
+            size_t l = strlen(vals[i]);
+            memcpy(r->hash_tmp + o, vals[i], l);
+            o += l;
+        }
+        free(vals[i]);
+    }
+    if (!r->hash_tmp)
+        return false;
+    r->hash_tmp[o] = '\0';
+    *val = r->hash_tmp;
+    *vlen = o;
+    return true;
+}
+
+static bool cookie_value(struct dp_req *r, const char *name, const char **val, size_t *vlen)
+{
+    size_t nl = strlen(name);
+    for (int i = dp_hblock_find(&r->hb, "cookie", 6, 0); i >= 0;
+         i = dp_hblock_find(&r->hb, "cookie", 6, (size_t)i + 1)) {
+        const char *p = r->hb.buf + r->hb.h[i].vo, *end = p + r->hb.h[i].vl;
+        while (p < end) {
+            while (p < end && (*p == ' ' || *p == ';'))
+                p++;
+            const char *e = memchr(p, ';', (size_t)(end - p));
+            if (!e)
+                e = end;
+            const char *eq = memchr(p, '=', (size_t)(e - p));
+            if (eq && (size_t)(eq - p) == nl && memcmp(p, name, nl) == 0) {
+                *val = eq + 1;
+                *vlen = (size_t)(e - eq - 1);
+                return true;
+            }
+            p = e;
+        }
+    }
+    return false;
+}
+
+static bool hash_input(struct dp_req *r, enum dp_hash_on on, const char *name, const char **val,
+                       size_t *vlen)
+{
+    switch (on) {
+    case DP_HASH_IP:
+        *val = r->c->peer_ip;
+        *vlen = strlen(r->c->peer_ip);
+        return true;
+    case DP_HASH_HEADER:
+        if (!name)
+            return false;
+        *val = hval(&r->hb, name, vlen);
+        return *val != NULL;
+    case DP_HASH_COOKIE:
+        if (!name)
+            return false;
+        if (cookie_value(r, name, val, vlen))
+            return true;
+        if (!r->hash_cookie) {
+            r->hash_cookie = malloc(GW_UUID_STRLEN + 1);
+            if (!r->hash_cookie || gw_uuid_v4(r->hash_cookie) != GW_OK)
+                return false;
+        }
+        *val = r->hash_cookie;
+        *vlen = strlen(r->hash_cookie);
+        return true;
+    case DP_HASH_PATH:
+        *val = r->path;
+        *vlen = r->path_len;
+        return true;
+    case DP_HASH_QUERY_ARG:
+        return name && query_arg(r, name, val, vlen);
+    case DP_HASH_URI_CAPTURE:
+        return name && dp_router_capture(&r->match, r->path, name, val, vlen);
+    default:
+        return false;
+    }
+}
+
+static void set_hash(struct dp_req *r)
+{
+    const struct dp_upstream *u = r->svc->upstream;
+    const char *v = NULL;
+    size_t l = 0;
+    const char *name = u->hash_on == DP_HASH_HEADER        ? u->hash_on_header
+                       : u->hash_on == DP_HASH_COOKIE      ? u->hash_on_cookie
+                       : u->hash_on == DP_HASH_QUERY_ARG   ? u->hash_on_query_arg
+                       : u->hash_on == DP_HASH_URI_CAPTURE ? u->hash_on_uri_capture
+                                                           : NULL;
+    if (!hash_input(r, u->hash_on, name, &v, &l)) {
+        name = u->hash_fallback == DP_HASH_HEADER        ? u->hash_fallback_header
+               : u->hash_fallback == DP_HASH_QUERY_ARG   ? u->hash_fallback_query_arg
+               : u->hash_fallback == DP_HASH_URI_CAPTURE ? u->hash_fallback_uri_capture
+                                                         : NULL;
+        if (!hash_input(r, u->hash_fallback, name, &v, &l)) {
+            v = "";
+            l = 0;
+        }
+    }
+    r->lbctx.hash_value = v;
+    r->lbctx.hash_len = l;
+}
+
+/* ---- connections ---------------------------------------------------------------------------- */
+
+static void tv_ms(struct timeval *tv, int ms)
+{
+    tv->tv_sec = ms / 1000;
+    tv->tv_usec = (ms % 1000) * 1000;
+}
+
+static void uncount(struct dp_req *r)
+{
+    if (r->counted && r->addr) {
+        atomic_fetch_sub_explicit(&r->addr->state->active, 1, memory_order_relaxed);
+        r->counted = false;
+    }
+}
+
+void dp_proxy_release(struct dp_req *r, bool reusable)
+{
+    struct dp_upconn *up = r->up;
+    uncount(r);
+    if (!up)
+        return;
+    r->up = NULL;
+    r->up_ready = false;
+    up->req = NULL;
+    up->nrequests++;
+    const struct dp_settings *set = r->c->w->set;
+    if (reusable && set->pool_size > 0 &&
+        (set->pool_max_requests == 0 || up->nrequests < set->pool_max_requests) &&
+        evbuffer_get_length(bufferevent_get_input(up->bev)) == 0 &&
+        evbuffer_get_length(bufferevent_get_output(up->bev)) == 0)
+        dp_pool_put(r->c->w->pool, up);
+    else
+        dp_upconn_free(up);
+}
+
+size_t dp_proxy_backlog(const struct dp_req *r)
+{
+    if (!r->up || !r->up_ready)
+        return 0;
+    return evbuffer_get_length(bufferevent_get_output(r->up->bev));
+}
+
+static void send_head(struct dp_req *r)
+{
+    struct dp_upconn *up = r->up;
+    struct evbuffer *out = bufferevent_get_output(up->bev);
+    char host[300];
+    host_header(r, host, sizeof(host));
+    evbuffer_add(out, r->reqline, strlen(r->reqline));
+    evbuffer_add_printf(out, "Host: %s\r\n", host);
+    size_t hl = evbuffer_get_length(r->head);
+    evbuffer_add(out, evbuffer_pullup(r->head, -1), hl);
+    r->up_ready = true;
+    r->connected = true;
+    struct timeval rt, wt;
+    tv_ms(&rt, r->svc->read_timeout_ms);
+    tv_ms(&wt, r->svc->write_timeout_ms);
+    bufferevent_set_timeouts(up->bev, &rt, &wt);
+    if (r->pending && evbuffer_get_length(r->pending)) {
+        size_t pl = evbuffer_get_length(r->pending);
+        if (r->msg_complete && pl <= DP_HIGH_WATER) {
+            /* Small complete body: keep a copy so a retry can send it again. */
+            evbuffer_add(out, evbuffer_pullup(r->pending, -1), pl);
+        } else {
+            evbuffer_add_buffer(out, r->pending);
+            r->body_started = true;
+        }
+    }
+    if (r->msg_complete)
+        r->req_sent = true;
+    bufferevent_enable(up->bev, EV_READ | EV_WRITE);
+    /* The client side may have stopped parsing while waiting for this connection. */
+    struct dp_conn *c = r->c;
+    if (c->read_blocked && !r->msg_complete) {
+        c->read_blocked = false;
+        bufferevent_enable(c->bev, EV_READ);
+        dp_conn_process(c);
+    }
+}
+
+void dp_proxy_push_body(struct dp_req *r)
+{
+    if (!r->up || !r->up_ready || !r->pending)
+        return;
+    if (evbuffer_get_length(r->pending)) {
+        evbuffer_add_buffer(bufferevent_get_output(r->up->bev), r->pending);
+        r->body_started = true;
+    }
+    if (r->msg_complete)
+        r->req_sent = true;
+}
+
+static const llhttp_settings_t resp_settings;
+
+static struct dp_upconn *upconn_new(struct dp_req *r)
+{
+    struct dp_upconn *up = calloc(1, sizeof(*up));
+    if (!up)
+        return NULL;
+    up->w = r->c->w;
+    snprintf(up->key, sizeof(up->key), "%s", r->addr->key);
+    up->bev = bufferevent_socket_new(up->w->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (!up->bev) {
+        free(up);
+        return NULL;
+    }
+    return up;
+}
+
+static void attach(struct dp_req *r, struct dp_upconn *up)
+{
+    r->up = up;
+    up->req = r;
+    bufferevent_setcb(up->bev, up_read_cb, up_write_cb, up_event_cb, up);
+    bufferevent_setwatermark(up->bev, EV_WRITE, DP_LOW_WATER, 0);
+    bufferevent_setwatermark(up->bev, EV_READ, 0, DP_HIGH_WATER);
+    llhttp_init(&r->rp, HTTP_RESPONSE, &resp_settings);
+    r->rp.data = r;
+    dp_hblock_cleanup(&r->rb);
+    dp_hblock_init(&r->rb, 64 * 1024);
+    r->resp_headers_done = false;
+    r->skip_1xx = false;
+}
+
+static void fail_try(struct dp_req *r, bool timeout, const char *why)
+{
+    struct dp_conn *c = r->c;
+    GW_LOG(GW_LOG_WARN,
+           "upstream try failed request_id=%s upstream=%s try=%d timeout=%d reason=\"%s\"", r->id,
+           r->addr ? r->addr->key : "-", r->tries, (int)timeout, why);
+    if (r->addr) {
+        dp_lb_state_report(r->addr->state, false, timeout);
+        dp_lb_ctx_failed(&r->lbctx, r->addr);
+    }
+    bool sent = r->connected && r->req_sent;
+    dp_proxy_release(r, false);
+    r->connected = false;
+    if (r->resp_started) {
+        c->close_after = true;
+        dp_conn_close(c);
+        return;
+    }
+    bool can_retry = !r->body_started && r->tries <= r->svc->retries && (!sent || r->idempotent);
+    if (can_retry) {
+        try_next(r);
+        return;
+    }
+    dp_conn_respond(c, timeout ? 504 : 502, NULL, NULL);
+}
+
+static void try_next(struct dp_req *r)
+{
+    struct dp_conn *c = r->c;
+    const struct dp_service *s = r->svc;
+    const struct dp_addr *a = NULL;
+    enum gw_err err;
+    if (s->upstream) {
+        err = dp_lb_pick(s->upstream->lb, &r->lbctx, &a);
+        if (err != GW_OK) {
+            if (r->tries == 0)
+                dp_conn_respond(c, 503, "failure to get a peer from the ring-balancer", NULL);
+            else
+                dp_conn_respond(c, 502, NULL, NULL);
+            return;
+        }
+    } else {
+        err = dp_lb_pick_plain(s->addrs, s->naddrs, s->state, &r->lbctx, &a);
+        if (err != GW_OK) {
+            if (!s->naddrs)
+                dp_conn_respond(c, 503, "name resolution failed", NULL);
+            else
+                dp_conn_respond(c, 502, NULL, NULL);
+            return;
+        }
+    }
+    r->tries++;
+    r->addr = a;
+    atomic_fetch_add_explicit(&a->state->active, 1, memory_order_relaxed);
+    r->counted = true;
+    r->t_up_start_us = gw_time_mono_us();
+    struct dp_upconn *up = dp_pool_get(c->w->pool, a->key);
+    if (up) {
+        attach(r, up);
+        send_head(r);
+        return;
+    }
+    up = upconn_new(r);
+    if (!up) {
+        dp_conn_respond(c, 500, NULL, NULL);
+        return;
+    }
+    attach(r, up);
+    struct timeval ct;
+    tv_ms(&ct, s->connect_timeout_ms);
+    bufferevent_set_timeouts(up->bev, NULL, &ct);
+    if (bufferevent_socket_connect(up->bev, (const struct sockaddr *)&a->sa, (int)a->salen) != 0) {
+        fail_try(r, false, "connect failed");
+        return;
+    }
+}
+
+void dp_proxy_start(struct dp_req *r)
+{
+    r->idempotent = r->method == HTTP_GET || r->method == HTTP_HEAD || r->method == HTTP_PUT ||
+                    r->method == HTTP_DELETE || r->method == HTTP_OPTIONS ||
+                    r->method == HTTP_TRACE;
+    if (build_head(r) != GW_OK) {
+        dp_conn_respond(r->c, 500, NULL, NULL);
+        return;
+    }
+    if (r->svc->upstream && r->svc->upstream->algo == DP_LB_CONSISTENT_HASHING)
+        set_hash(r);
+    try_next(r);
+}
+
+/* ---- response ---------------------------------------------------------------------------------
+ */
+
+static int r_on_status(llhttp_t *p, const char *at, size_t len)
+{
+    struct dp_req *r = p->data;
+    /* The reason phrase is kept as a pseudo header with an empty name. */
+    if (r->rb.n == 0) {
+        if (dp_hblock_add(&r->rb, "", 0, false) != GW_OK)
+            return -1;
+    }
+    return dp_hblock_add(&r->rb, at, len, true) == GW_OK ? 0 : -1;
+}
+
+static int r_on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    struct dp_req *r = p->data;
+    if (r->rb.n == 0 && dp_hblock_add(&r->rb, "", 0, false) != GW_OK)
+        return -1;
+    if (r->rb.n == 1 && !r->rb.in_value)
+        r->rb.in_value = true; /* pseudo header without reason */
+    return dp_hblock_add(&r->rb, at, len, false) == GW_OK ? 0 : -1;
+}
+
+static int r_on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    struct dp_req *r = p->data;
+    return dp_hblock_add(&r->rb, at, len, true) == GW_OK ? 0 : -1;
+}
+
+static int r_on_headers_complete(llhttp_t *p)
+{
+    struct dp_req *r = p->data;
+    struct dp_conn *c = r->c;
+    int status = p->status_code;
+    if (status >= 100 && status < 200 && status != 101) {
+        r->skip_1xx = true;
+        return 0;
+    }
+    r->status = status;
+    r->resp_headers_done = true;
+    r->t_up_headers_us = gw_time_mono_us();
+    uint64_t up_ms = (r->t_up_headers_us - r->t_up_start_us) / 1000;
+    uint64_t px_ms = (r->t_up_start_us - r->t_start_us) / 1000;
+    dp_metrics_upstream_latency(up_ms);
+    if (r->svc->upstream && r->svc->upstream->algo == DP_LB_LATENCY)
+        dp_lb_state_ewma_update(r->addr->state,
+                                (double)(r->t_up_headers_us - r->t_up_start_us) / 1e6,
+                                r->t_up_headers_us);
+
+    bool head = r->method == HTTP_HEAD;
+    bool nobody = head || status == 204 || status == 304 || status == 101;
+    bool client10 = r->http_major == 1 && r->http_minor == 0;
+    if (status == 101) {
+        r->resp_upgrade = true;
+        r->framing = DP_FRAME_NONE;
+    } else if (nobody) {
+        r->framing = DP_FRAME_NONE;
+    } else if ((p->flags & F_CONTENT_LENGTH) && !(p->flags & F_CHUNKED)) {
+        r->framing = DP_FRAME_LENGTH;
+    } else if (!client10) {
+        r->framing = DP_FRAME_CHUNKED;
+    } else {
+        r->framing = DP_FRAME_CLOSE;
+        c->close_after = true;
+    }
+    if (r->upgrade && status != 101)
+        c->close_after = true; /* the client parser stopped at the upgrade */
+    if (c->w->draining)
+        c->close_after = true;
+
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    const struct dp_hblock *b = &r->rb;
+    size_t reason_len = b->n ? b->h[0].vl : 0;
+    evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", status, (int)reason_len,
+                        reason_len ? b->buf + b->h[0].vo : "");
+    bool server = false;
+    size_t via_len = 0;
+    const char *via = NULL;
+    for (size_t i = 1; i < b->n; i++) {
+        const struct dp_hspan *s = &b->h[i];
+        const char *n = b->buf + s->no;
+        if (name_is(s, b->buf, "via")) {
+            via = b->buf + s->vo;
+            via_len = s->vl;
+            continue;
+        }
+        if (name_is(s, b->buf, "upgrade") && status == 101) {
+            /* passed through for the tunnel */
+        } else if (hop_by_hop(n, s->nl) || in_connection(b, n, s->nl)) {
+            continue;
+        }
+        if (name_is(s, b->buf, "content-length") && r->framing != DP_FRAME_LENGTH &&
+            !(head || status == 304))
+            continue;
+        if (name_is(s, b->buf, "server"))
+            server = true;
+        evbuffer_add(out, n, s->nl);
+        evbuffer_add(out, ": ", 2);
+        evbuffer_add(out, b->buf + s->vo, s->vl);
+        evbuffer_add(out, "\r\n", 2);
+    }
+    if (r->framing == DP_FRAME_CHUNKED)
+        evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+    if (status == 101)
+        evbuffer_add(out, "Connection: Upgrade\r\n", 21);
+    else if (c->close_after || !r->keepalive)
+        evbuffer_add(out, "Connection: close\r\n", 19);
+    else if (client10)
+        evbuffer_add(out, "Connection: keep-alive\r\n", 24);
+    if (!server)
+        evbuffer_add(out, "Server: portico/" PORTICO_VERSION "\r\n",
+                     16 + strlen(PORTICO_VERSION) + 2);
+    if (via)
+        evbuffer_add_printf(out, "Via: %.*s, " VIA_TOKEN "\r\n", (int)via_len, via);
+    else
+        evbuffer_add(out, "Via: " VIA_TOKEN "\r\n", 5 + strlen(VIA_TOKEN) + 2);
+    if (r->hash_cookie)
+        evbuffer_add_printf(out, "Set-Cookie: %s=%s; Path=%s; Same-Site=Lax; HttpOnly\r\n",
+                            r->svc->upstream->hash_on_cookie, r->hash_cookie,
+                            r->svc->upstream->hash_on_cookie_path);
+    evbuffer_add_printf(out,
+                        "X-Portico-Upstream-Latency: %llu\r\nX-Portico-Proxy-Latency: %llu\r\n"
+                        "X-Portico-Request-Id: %s\r\n\r\n",
+                        (unsigned long long)up_ms, (unsigned long long)px_ms, r->id);
+    r->resp_started = true;
+    r->proxied = true;
+    return head ? 1 : 0;
+}
+
+static int r_on_body(llhttp_t *p, const char *at, size_t len)
+{
+    struct dp_req *r = p->data;
+    struct evbuffer *out = bufferevent_get_output(r->c->bev);
+    if (r->framing == DP_FRAME_CHUNKED) {
+        evbuffer_add_printf(out, "%zx\r\n", len);
+        evbuffer_add(out, at, len);
+        evbuffer_add(out, "\r\n", 2);
+    } else if (r->framing != DP_FRAME_NONE) {
+        evbuffer_add(out, at, len);
+    }
+    return 0;
+}
+
+static int r_on_message_complete(llhttp_t *p)
+{
+    struct dp_req *r = p->data;
+    if (r->skip_1xx) {
+        r->skip_1xx = false;
+        dp_hblock_cleanup(&r->rb);
+        dp_hblock_init(&r->rb, 64 * 1024);
+        return 0;
+    }
+    if (r->framing == DP_FRAME_CHUNKED)
+        evbuffer_add(bufferevent_get_output(r->c->bev), "0\r\n\r\n", 5);
+    r->resp_complete = true;
+    return HPE_PAUSED;
+}
+
+static const llhttp_settings_t resp_settings = {
+    .on_status = r_on_status,
+    .on_header_field = r_on_header_field,
+    .on_header_value = r_on_header_value,
+    .on_headers_complete = r_on_headers_complete,
+    .on_body = r_on_body,
+    .on_message_complete = r_on_message_complete,
+};
+
+static void response_done(struct dp_req *r)
+{
+    struct dp_conn *c = r->c;
+    dp_lb_state_report(r->addr->state, true, false);
+    bool reusable = llhttp_should_keep_alive(&r->rp) && r->req_sent && r->msg_complete;
+    dp_proxy_release(r, reusable);
+    dp_conn_request_done(c);
+}
+
+static void up_read_cb(struct bufferevent *bev, void *arg)
+{
+    struct dp_upconn *up = arg;
+    struct dp_req *r = up->req;
+    if (!r)
+        return;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    while (evbuffer_get_length(in)) {
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+            break;
+        const char *base = v.iov_base;
+        llhttp_errno_t err = llhttp_execute(&r->rp, base, v.iov_len);
+        if (err == HPE_OK) {
+            evbuffer_drain(in, v.iov_len);
+            continue;
+        }
+        if (err == HPE_PAUSED_UPGRADE && r->resp_upgrade) {
+            evbuffer_drain(in, (size_t)(llhttp_get_error_pos(&r->rp) - base));
+            dp_proxy_tunnel_start(r->c, up);
+            return;
+        }
+        if (err == HPE_PAUSED) {
+            evbuffer_drain(in, (size_t)(llhttp_get_error_pos(&r->rp) - base));
+            response_done(r);
+            return;
+        }
+        GW_LOG(GW_LOG_WARN, "invalid upstream response request_id=%s upstream=%s error=%s", r->id,
+               up->key, llhttp_errno_name(err));
+        evbuffer_drain(in, v.iov_len);
+        dp_lb_state_report(r->addr->state, false, false);
+        if (r->resp_started) {
+            dp_conn_close(r->c);
+        } else {
+            dp_conn_respond(r->c, 502, NULL, NULL);
+        }
+        return;
+    }
+    /* Response backpressure: stop reading the upstream while the client is slow. */
+    if (evbuffer_get_length(bufferevent_get_output(r->c->bev)) > DP_HIGH_WATER) {
+        r->up_read_blocked = true;
+        bufferevent_disable(bev, EV_READ);
+    }
+}
+
+void dp_proxy_client_drained(struct dp_req *r)
+{
+    if (r->up && r->up_read_blocked) {
+        r->up_read_blocked = false;
+        bufferevent_enable(r->up->bev, EV_READ);
+    }
+}
+
+static void up_write_cb(struct bufferevent *bev, void *arg)
+{
+    struct dp_upconn *up = arg;
+    struct dp_req *r = up->req;
+    (void)bev;
+    if (!r)
+        return;
+    struct dp_conn *c = r->c;
+    if (c->read_blocked && !r->msg_complete) {
+        c->read_blocked = false;
+        bufferevent_enable(c->bev, EV_READ);
+        dp_conn_process(c);
+    }
+}
+
+static void up_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct dp_upconn *up = arg;
+    struct dp_req *r = up->req;
+    (void)bev;
+    if (!r)
+        return;
+    if (what & BEV_EVENT_CONNECTED) {
+        int one = 1;
+        setsockopt(bufferevent_getfd(up->bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        send_head(r);
+        return;
+    }
+    if (what & BEV_EVENT_TIMEOUT) {
+        fail_try(r, true, r->connected ? "timeout" : "connect timeout");
+        return;
+    }
+    if ((what & BEV_EVENT_EOF) && r->resp_headers_done) {
+        /* End of a body delimited by close, or a truncated one. */
+        llhttp_finish(&r->rp);
+        if (r->resp_complete) {
+            r->c->close_after = r->c->close_after || r->framing == DP_FRAME_CLOSE;
+            dp_proxy_release(r, false);
+            dp_conn_request_done(r->c);
+        } else {
+            dp_conn_close(r->c);
+        }
+        return;
+    }
+    int e = EVUTIL_SOCKET_ERROR();
+    fail_try(r, false,
+             (what & BEV_EVENT_EOF) ? "connection closed" : evutil_socket_error_to_string(e));
+}
+
+/* ---- websocket tunnel ------------------------------------------------------------------------ */
+
+static void tun_up_read(struct bufferevent *bev, void *arg)
+{
+    struct dp_upconn *up = arg;
+    struct dp_conn *c = up->tconn;
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    evbuffer_add_buffer(out, bufferevent_get_input(bev));
+    if (evbuffer_get_length(out) > DP_HIGH_WATER)
+        bufferevent_disable(bev, EV_READ);
+}
+
+static void tun_up_write(struct bufferevent *bev, void *arg)
+{
+    struct dp_upconn *up = arg;
+    struct dp_conn *c = up->tconn;
+    (void)bev;
+    bufferevent_enable(c->bev, EV_READ);
+}
+
+static void tun_up_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct dp_upconn *up = arg;
+    struct dp_conn *c = up->tconn;
+    (void)bev;
+    (void)what;
+    /* The upstream side ended: flush what the client still has to get, then close. */
+    c->tunnel = NULL;
+    up->tconn = NULL;
+    dp_upconn_free(up);
+    c->state = DP_CONN_CLOSING;
+    bufferevent_disable(c->bev, EV_READ);
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+        dp_conn_close(c);
+    else
+        bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+}
+
+void dp_proxy_tunnel_start(struct dp_conn *c, struct dp_upconn *up)
+{
+    struct dp_req *r = c->req;
+    uncount(r);
+    r->up = NULL;
+    r->resp_complete = true;
+    dp_metrics_request(r->svc->metrics, 101);
+    r->status = 0;
+    c->req = NULL;
+    up->req = NULL;
+    up->tconn = c;
+    c->tunnel = up;
+    c->state = DP_CONN_TUNNEL;
+    struct timeval rt;
+    tv_ms(&rt, r->svc->read_timeout_ms);
+    bufferevent_set_timeouts(up->bev, &rt, NULL);
+    bufferevent_set_timeouts(c->bev, NULL, NULL);
+    /* llhttp stopped at the upgrade; the request can go now. */
+    dp_hblock_cleanup(&r->hb);
+    dp_hblock_cleanup(&r->rb);
+    if (r->head)
+        evbuffer_free(r->head);
+    if (r->pending) {
+        bufferevent_write_buffer(up->bev, r->pending);
+        evbuffer_free(r->pending);
+    }
+    free(r->path);
+    free(r->hash_cookie);
+    free(r->hash_tmp);
+    free(r->reqline);
+    dp_config_unref(r->cfg);
+    free(r);
+    bufferevent_setcb(up->bev, tun_up_read, tun_up_write, tun_up_event, up);
+    bufferevent_setwatermark(up->bev, EV_WRITE, DP_LOW_WATER, 0);
+    bufferevent_setwatermark(c->bev, EV_WRITE, DP_LOW_WATER, 0);
+    bufferevent_enable(up->bev, EV_READ | EV_WRITE);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    /* Bytes that arrived behind the headers on either side. */
+    if (evbuffer_get_length(bufferevent_get_input(up->bev)))
+        tun_up_read(up->bev, up);
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)))
+        bufferevent_write_buffer(up->bev, bufferevent_get_input(c->bev));
+}

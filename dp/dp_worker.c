@@ -1,0 +1,224 @@
+/* dp/dp_worker.c: proxy worker threads (one libevent loop, SO_REUSEPORT listeners, keep-alive
+ * pool and config reference each) and their graceful shutdown.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "dp_worker.h"
+
+#include <errno.h>
+#include <event2/thread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dp_http.h"
+#include "gw_log.h"
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+                      void *arg)
+{
+    struct dp_worker *w = arg;
+    (void)len;
+    int port = 0;
+    for (size_t i = 0; i < w->nls; i++)
+        if (w->ls[i] == l)
+            port = w->ls_port[i];
+    dp_conn_accept(w, fd, sa, port);
+}
+
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+    struct dp_worker *w = arg;
+    (void)l;
+    int e = EVUTIL_SOCKET_ERROR();
+    GW_LOG_ERRNO(GW_LOG_ERROR, e, "accept failed worker=%d", w->id);
+}
+
+struct dp_config *dp_worker_config(struct dp_worker *w)
+{
+    uint64_t g = dp_config_generation();
+    if (g != w->cfg_gen) {
+        struct dp_config *c = dp_config_acquire();
+        dp_config_unref(w->cfg);
+        w->cfg = c;
+        w->cfg_gen = g;
+    }
+    return w->cfg;
+}
+
+void dp_worker_request_id(struct dp_worker *w, char out[33])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t lo = ++w->rid_counter * 0x9e3779b97f4a7c15ull;
+    uint64_t hi = w->rid_hi;
+    for (int i = 0; i < 16; i++) {
+        out[i] = hex[(hi >> (60 - 4 * i)) & 0xf];
+        out[16 + i] = hex[(lo >> (60 - 4 * i)) & 0xf];
+    }
+    out[32] = '\0';
+}
+
+static void free_listeners(struct dp_worker *w)
+{
+    for (size_t i = 0; i < w->nls; i++)
+        if (w->ls[i])
+            evconnlistener_free(w->ls[i]);
+    w->nls = 0;
+}
+
+void dp_worker_conn_gone(struct dp_worker *w)
+{
+    if (w->draining && w->nconns == 0)
+        event_base_loopbreak(w->base);
+}
+
+static void force_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct dp_worker *w = arg;
+    (void)fd;
+    (void)what;
+    GW_LOG(GW_LOG_WARN, "shutdown timeout reached, closing connections worker=%d open=%zu", w->id,
+           w->nconns);
+    while (w->conns)
+        dp_conn_close(w->conns);
+    event_base_loopbreak(w->base);
+}
+
+static void stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct dp_worker *w = arg;
+    (void)fd;
+    (void)what;
+    if (w->draining)
+        return;
+    w->draining = true;
+    free_listeners(w);
+    dp_conn_close_idle(w);
+    if (w->nconns == 0) {
+        event_base_loopbreak(w->base);
+        return;
+    }
+    struct timeval tv = {w->set->shutdown_timeout_s, 0};
+    event_add(w->force_ev, &tv);
+}
+
+struct dp_worker *dp_worker_create(int id, const struct dp_settings *set,
+                                   const struct gw_listen *ls, size_t nls, char *err, size_t errlen)
+{
+    struct dp_worker *w = calloc(1, sizeof(*w));
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    w->id = id;
+    w->set = set;
+    w->base = event_base_new();
+    w->pool = dp_pool_create(w);
+    w->md = dp_router_match_data_create();
+    w->stop_ev = w->base ? event_new(w->base, -1, 0, stop_cb, w) : NULL;
+    w->force_ev = w->base ? evtimer_new(w->base, force_cb, w) : NULL;
+    if (!w->base || !w->pool || !w->md || !w->stop_ev || !w->force_ev) {
+        snprintf(err, errlen, "out of memory");
+        dp_worker_destroy(w);
+        return NULL;
+    }
+    unsigned char rnd[8] = {0};
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f) {
+        if (fread(rnd, 1, sizeof(rnd), f) != sizeof(rnd))
+            memset(rnd, 0, sizeof(rnd));
+        fclose(f);
+    }
+    for (int i = 0; i < 8; i++)
+        w->rid_hi = (w->rid_hi << 8) | rnd[i];
+    w->rid_hi ^= (uint64_t)id;
+    struct timeval t;
+    t.tv_usec = 0;
+    t.tv_sec = set->keepalive_timeout_s ? set->keepalive_timeout_s : 1;
+    w->tv_keepalive = event_base_init_common_timeout(w->base, &t);
+    t.tv_sec = set->client_header_timeout_s;
+    w->tv_header = event_base_init_common_timeout(w->base, &t);
+    t.tv_sec = set->client_body_timeout_s;
+    w->tv_body = event_base_init_common_timeout(w->base, &t);
+    t.tv_sec = 60;
+    w->tv_send = event_base_init_common_timeout(w->base, &t);
+    for (size_t i = 0; i < nls; i++) {
+        if (ls[i].ssl)
+            continue;
+        struct evutil_addrinfo hints = {0}, *res = NULL;
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICHOST;
+        char port[16];
+        snprintf(port, sizeof(port), "%d", ls[i].port);
+        if (evutil_getaddrinfo(ls[i].host, port, &hints, &res) != 0 || !res) {
+            snprintf(err, errlen, "proxy_listen: cannot parse address %s:%d", ls[i].host,
+                     ls[i].port);
+            dp_worker_destroy(w);
+            return NULL;
+        }
+        struct evconnlistener *l =
+            evconnlistener_new_bind(w->base, accept_cb, w,
+                                    LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
+                                        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+                                    511, res->ai_addr, (int)res->ai_addrlen);
+        int e = errno;
+        evutil_freeaddrinfo(res);
+        if (!l) {
+            snprintf(err, errlen, "proxy_listen: cannot listen on %s:%d: %s", ls[i].host,
+                     ls[i].port, strerror(e));
+            dp_worker_destroy(w);
+            return NULL;
+        }
+        evconnlistener_set_error_cb(l, accept_error_cb);
+        w->ls[w->nls] = l;
+        w->ls_port[w->nls] = ls[i].port;
+        w->nls++;
+    }
+    return w;
+}
+
+static void *worker_main(void *arg)
+{
+    struct dp_worker *w = arg;
+    GW_LOG(GW_LOG_INFO, "worker started worker=%d", w->id);
+    event_base_dispatch(w->base);
+    /* Whatever is left (connections past the shutdown timeout) goes now. */
+    while (w->conns)
+        dp_conn_close(w->conns);
+    GW_LOG(GW_LOG_INFO, "worker stopped worker=%d", w->id);
+    return NULL;
+}
+
+enum gw_err dp_worker_start(struct dp_worker *w)
+{
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+        return GW_ERR_IO;
+    w->started = true;
+    return GW_OK;
+}
+
+void dp_worker_stop(struct dp_worker *w)
+{
+    event_active(w->stop_ev, EV_READ, 0);
+}
+
+void dp_worker_destroy(struct dp_worker *w)
+{
+    if (!w)
+        return;
+    if (w->started)
+        pthread_join(w->thread, NULL);
+    while (w->conns)
+        dp_conn_close(w->conns);
+    free_listeners(w);
+    dp_pool_destroy(w->pool);
+    if (w->stop_ev)
+        event_free(w->stop_ev);
+    if (w->force_ev)
+        event_free(w->force_ev);
+    if (w->md)
+        pcre2_match_data_free(w->md);
+    dp_config_unref(w->cfg);
+    if (w->base)
+        event_base_free(w->base);
+    free(w);
+}
