@@ -230,10 +230,86 @@ class _UpstreamHandler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # keep test output quiet
         pass
 
+    def _read_chunked(self, sink):
+        while True:
+            line = self.rfile.readline(1024)
+            size = int(line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass
+                return
+            left = size
+            while left:
+                data = self.rfile.read(min(left, 65536))
+                if not data:
+                    return
+                sink(data)
+                left -= len(data)
+            self.rfile.readline(16)
+
+    def _read_body(self, sink):
+        """Streams the request body (Content-Length or chunked) into sink(bytes)."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            self._read_chunked(sink)
+            return
+        left = int(self.headers.get("Content-Length") or 0)
+        while left:
+            data = self.rfile.read(min(left, 65536))
+            if not data:
+                return
+            sink(data)
+            left -= len(data)
+
+    def _special(self):
+        """/_sink: consumes the body, answers its length and SHA-256. /_bytes/N: answers N
+        bytes (a repeating pattern) with a Content-Length, streamed."""
+        import hashlib
+        srv = self.server
+        path = self.path.split("?")[0]
+        if path.endswith("/_sink"):
+            h = hashlib.sha256()
+            n = [0]
+
+            def sink(d):
+                h.update(d)
+                n[0] += len(d)
+            self._read_body(sink)
+            with srv.lock:
+                srv.hits += 1
+            payload = json.dumps({"server": srv.name, "length": n[0],
+                                  "sha256": h.hexdigest()}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return True
+        idx = path.find("/_bytes/")
+        if idx >= 0:
+            self._read_body(lambda d: None)
+            with srv.lock:
+                srv.hits += 1
+            total = int(path[idx + 8:])
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(total))
+            self.end_headers()
+            block = bytes(range(256)) * 256
+            left = total
+            while left:
+                n = min(left, len(block))
+                self.wfile.write(block[:n])
+                left -= n
+            return True
+        return False
+
     def _handle(self):
         srv = self.server
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        if self._special():
+            return
+        parts = []
+        self._read_body(parts.append)
+        body = b"".join(parts)
         with srv.lock:
             srv.hits += 1
             srv.requests.append({"method": self.command, "path": self.path,
