@@ -637,7 +637,8 @@ void dp_conn_process(struct dp_conn *c)
             dispatch(c);
             continue;
         }
-        if (r && r->dispatched && r->up_ready && r->pending && evbuffer_get_length(r->pending))
+        if (r && r->dispatched && r->up_ready && r->pending && !r->pending_kept &&
+            evbuffer_get_length(r->pending))
             dp_proxy_push_body(r);
         if (r && r->dispatched && !r->msg_complete) {
             size_t queued = r->up_ready  ? dp_proxy_backlog(r)

@@ -93,6 +93,7 @@ struct dp_req {
     bool connected;    /* the current try's connection is established */
     bool skip_1xx;     /* an interim 1xx response is being skipped */
     bool up_read_blocked;
+    bool pending_kept; /* pending holds a copy already sent, kept only for retries */
 
     /* response */
     llhttp_t rp;

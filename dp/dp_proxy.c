@@ -433,6 +433,7 @@ static void send_head(struct dp_req *r)
         if (r->msg_complete && pl <= DP_HIGH_WATER) {
             /* Small complete body: keep a copy so a retry can send it again. */
             evbuffer_add(out, evbuffer_pullup(r->pending, -1), pl);
+            r->pending_kept = true;
         } else {
             evbuffer_add_buffer(out, r->pending);
             r->body_started = true;
@@ -452,7 +453,7 @@ static void send_head(struct dp_req *r)
 
 void dp_proxy_push_body(struct dp_req *r)
 {
-    if (!r->up || !r->up_ready || !r->pending)
+    if (!r->up || !r->up_ready || !r->pending || r->pending_kept)
         return;
     if (evbuffer_get_length(r->pending)) {
         evbuffer_add_buffer(bufferevent_get_output(r->up->bev), r->pending);

@@ -116,6 +116,7 @@ class SeedFlowTest(unittest.TestCase):
         self.assertTrue(r.header("Server").startswith("BaseHTTP"))  # upstream's is kept
         self.assertRegex(r.header("X-Portico-Upstream-Latency"), r"^\d+$")
         self.assertRegex(r.header("X-Portico-Proxy-Latency"), r"^\d+$")
+        self.assertTrue(r.body.startswith(b"{"), (r.headers, r.body[:300]))
         self.assertEqual(r.header("X-Upstream-Name"), r.json()["server"])
 
     def test_no_route_404(self):
