@@ -64,6 +64,7 @@ struct dp_req {
     bool chunked, expect_continue, upgrade;
     uint64_t body_read;
     int error_status; /* set by a parser callback before failing */
+    bool value_done;  /* the current header value is complete (obs-fold detection) */
 
     /* routing */
     struct dp_router_match match;
@@ -130,6 +131,8 @@ struct dp_conn {
     uint16_t peer_port;
     int local_port;
     struct dp_upconn *tunnel; /* websocket upstream */
+    const char *feed_base;    /* start of the chunk being parsed (obs-fold detection) */
+    char feed_prev_last;      /* last byte of the previous chunk */
     struct dp_conn *next, *prev;
 };
 
