@@ -739,6 +739,8 @@ static int r_on_message_complete(llhttp_t *p)
         dp_hblock_init(&r->rb, 64 * 1024);
         return 0;
     }
+    if (r->resp_upgrade)
+        return 0; /* llhttp then stops with HPE_PAUSED_UPGRADE */
     if (r->framing == DP_FRAME_CHUNKED)
         evbuffer_add(bufferevent_get_output(r->c->bev), "0\r\n\r\n", 5);
     r->resp_complete = true;

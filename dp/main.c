@@ -151,6 +151,17 @@ static int run(struct gw_conf *conf)
     GW_LOG(GW_LOG_NOTICE, "data plane started version=%s workers=%d", PORTICO_VERSION, nw);
     event_base_dispatch(m.base);
     rc = 0;
+    /* Further stop signals while draining are ignored (freeing an evsignal restores SIG_DFL). */
+    for (int i = 0; i < 5; i++) {
+        if (sigs[i])
+            event_free(sigs[i]);
+        sigs[i] = NULL;
+    }
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGUSR1, SIG_IGN);
 
     /* ---- cluster client: dp_cluster_client_stop() goes here, before the workers stop ---- */
 
