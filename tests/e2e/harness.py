@@ -466,9 +466,10 @@ class DataPlane:
     """A portico-dp fed from a config cache written with write_dp_cache. proxy_port and
     status_port are free ports; extra_env adds PORTICO_* settings."""
 
-    def __init__(self, config_dict=None, extra_env=None, workers=1, prefix=None):
+    def __init__(self, config_dict=None, extra_env=None, workers=1, prefix=None,
+                 proxy_port=None):
         self.prefix = prefix or make_tmpdir("dp-")
-        self.proxy_port = free_port()
+        self.proxy_port = proxy_port or free_port()
         self.status_port = free_port()
         if config_dict is not None:
             self.hash = write_dp_cache(self.prefix, config_dict)

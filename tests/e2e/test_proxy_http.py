@@ -10,7 +10,7 @@ import time
 import unittest
 
 import harness as h
-from test_proxy_basic import raw
+from test_proxy_basic import _complete, raw
 
 
 def simple_config(port, **svc):
@@ -120,7 +120,9 @@ class LimitsTest(unittest.TestCase):
         s = socket.create_connection(("127.0.0.1", self.dp.proxy_port), timeout=5)
         try:
             s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            data = s.recv(65536)
+            data = b""
+            while not _complete(data, 1):
+                data += s.recv(65536)
             self.assertTrue(data.startswith(b"HTTP/1.1 200"))
             t0 = time.monotonic()
             rest = s.recv(100)  # nothing more: the server closes after keepalive_timeout
