@@ -14,6 +14,7 @@
 
 #include "dp_http.h"
 #include "dp_metrics.h"
+#include "dp_wbuf.h"
 #include "dp_worker.h"
 #include "gw_log.h"
 #include "gw_time.h"
@@ -144,14 +145,12 @@ static void req_free(struct dp_req *r)
         dp_proxy_release(r, false);
     dp_hblock_cleanup(&r->hb);
     dp_hblock_cleanup(&r->rb);
-    if (r->head)
-        evbuffer_free(r->head);
+    gw_buf_cleanup(&r->head);
     if (r->pending)
         evbuffer_free(r->pending);
     free(r->path);
     free(r->hash_cookie);
     free(r->hash_tmp);
-    free(r->reqline);
     dp_config_unref(r->cfg);
     free(r);
 }
@@ -283,8 +282,10 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     }
     if (!r->pending && !(r->pending = evbuffer_new()))
         return -1;
-    if (r->chunked)
-        evbuffer_add_printf(r->pending, "%zx\r\n", len);
+    if (r->chunked) {
+        char ch[24];
+        evbuffer_add(r->pending, ch, dp_wb_chunk_head(ch, len));
+    }
     evbuffer_add(r->pending, at, len);
     if (r->chunked)
         evbuffer_add(r->pending, "\r\n", 2);

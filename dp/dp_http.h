@@ -16,6 +16,7 @@
 #include "balancer/dp_lb.h"
 #include "dp_config_internal.h"
 #include "dp_router.h"
+#include "gw_buf.h"
 
 struct dp_worker;
 
@@ -77,7 +78,8 @@ struct dp_req {
     size_t host_len;
 
     /* upstream */
-    struct evbuffer *head;    /* upstream request head, kept for retries */
+    struct gw_buf head;       /* upstream request head without Host, kept for retries */
+    size_t head_split;        /* end of the request line inside head */
     struct evbuffer *pending; /* framed body bytes not yet handed to an upstream connection */
     struct dp_upconn *up;
     const struct dp_addr *addr;
@@ -89,7 +91,6 @@ struct dp_req {
     bool idempotent;
     char *hash_cookie; /* generated consistent-hashing cookie value (owned) */
     char *hash_tmp;    /* joined query-arg values for hashing (owned) */
-    char *reqline;     /* upstream request line (owned) */
     bool counted;      /* addr->state->active was incremented for this try */
     bool connected;    /* the current try's connection is established */
     bool skip_1xx;     /* an interim 1xx response is being skipped */

@@ -3,7 +3,6 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <event2/event.h>
-#include <event2/thread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -101,7 +100,6 @@ static int run(struct gw_conf *conf)
             GW_LOG(GW_LOG_NOTICE,
                    "proxy_listen: TLS listener not served yet, skipped address=%s:%d",
                    proxy[i].host, proxy[i].port);
-    evthread_use_pthreads();
     m.base = event_base_new();
     if (!m.base) {
         GW_LOG(GW_LOG_CRIT, "cannot create event loop");
