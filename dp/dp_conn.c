@@ -155,9 +155,27 @@ static void req_free(struct dp_req *r)
     free(r);
 }
 
-static void set_read_timeout(struct dp_conn *c, const struct timeval *tv)
+void dp_conn_set_timeout(struct dp_conn *c, enum dp_tmo kind, uint64_t ms)
 {
-    bufferevent_set_timeouts(c->bev, tv, c->w->tv_send);
+    const struct dp_settings *set = c->w->set;
+    c->tkind = kind;
+    switch (kind) {
+    case DP_TMO_IDLE:
+        ms = (uint64_t)set->keepalive_timeout_s * 1000u;
+        break;
+    case DP_TMO_HEADER:
+        ms = (uint64_t)set->client_header_timeout_s * 1000u;
+        break;
+    case DP_TMO_BODY:
+        ms = (uint64_t)set->client_body_timeout_s * 1000u;
+        break;
+    case DP_TMO_TUNNEL:
+        break;
+    default:
+        c->deadline_ms = 0;
+        return;
+    }
+    c->deadline_ms = dp_worker_now_ms(c->w) + (ms ? ms : 1);
 }
 
 static int on_message_begin(llhttp_t *p)
@@ -169,7 +187,7 @@ static int on_message_begin(llhttp_t *p)
             return -1;
     }
     c->state = DP_CONN_REQUEST;
-    set_read_timeout(c, c->w->tv_header);
+    dp_conn_set_timeout(c, DP_TMO_HEADER, 0);
     return 0;
 }
 
@@ -266,7 +284,7 @@ static int on_headers_complete(llhttp_t *p)
     }
     r->headers_done = true;
     bool body = r->chunked || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
-    set_read_timeout(c, body ? c->w->tv_body : NULL);
+    dp_conn_set_timeout(c, body ? DP_TMO_BODY : DP_TMO_NONE, 0);
     return 0;
 }
 
@@ -303,7 +321,7 @@ static int on_message_complete(llhttp_t *p)
     }
     r->msg_complete = true;
     if (r->dispatched || r->headers_done)
-        set_read_timeout(c, NULL);
+        dp_conn_set_timeout(c, DP_TMO_NONE, 0);
     return HPE_PAUSED;
 }
 
@@ -506,7 +524,7 @@ void dp_conn_request_done(struct dp_conn *c)
         return;
     }
     c->state = DP_CONN_IDLE;
-    set_read_timeout(c, c->w->tv_keepalive);
+    dp_conn_set_timeout(c, DP_TMO_IDLE, 0);
     if (c->paused) {
         c->paused = false;
         llhttp_resume(&c->p);
@@ -717,7 +735,11 @@ void dp_conn_process(struct dp_conn *c)
 static void client_read_cb(struct bufferevent *bev, void *arg)
 {
     struct dp_conn *c = arg;
+    if (c->tkind == DP_TMO_BODY)
+        dp_conn_set_timeout(c, DP_TMO_BODY, 0);
     if (c->state == DP_CONN_TUNNEL) {
+        if (c->tkind == DP_TMO_TUNNEL)
+            c->deadline_ms = dp_worker_now_ms(c->w) + c->tunnel_ms;
         if (c->tunnel) {
             struct evbuffer *out = bufferevent_get_output(c->tunnel->bev);
             evbuffer_add_buffer(out, bufferevent_get_input(bev));
@@ -750,17 +772,6 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct dp_conn *c = arg;
     (void)bev;
-    if (what & BEV_EVENT_TIMEOUT) {
-        struct dp_req *r = c->req;
-        if ((what & BEV_EVENT_READING) && r && !r->resp_started && c->state == DP_CONN_REQUEST) {
-            GW_LOG(GW_LOG_INFO, "client timed out client=%s", c->peer_ip);
-            c->close_after = true;
-            dp_conn_respond(c, 408, NULL, NULL);
-            return;
-        }
-        dp_conn_close(c);
-        return;
-    }
     if (what & BEV_EVENT_EOF) {
         struct dp_req *r = c->req;
         if (c->state == DP_CONN_TUNNEL) {
@@ -778,6 +789,45 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
         }
     }
     dp_conn_close(c);
+}
+
+static void on_timeout(struct dp_conn *c)
+{
+    struct dp_req *r = c->req;
+    if (r && !r->resp_started && c->state == DP_CONN_REQUEST &&
+        (c->tkind == DP_TMO_HEADER || c->tkind == DP_TMO_BODY)) {
+        GW_LOG(GW_LOG_INFO, "client timed out client=%s", c->peer_ip);
+        c->close_after = true;
+        dp_conn_respond(c, 408, NULL, NULL);
+        return;
+    }
+    dp_conn_close(c);
+}
+
+void dp_conn_tick(struct dp_worker *w, uint64_t now)
+{
+    struct dp_conn *c = w->conns;
+    while (c) {
+        struct dp_conn *next = c->next;
+        if (c->deadline_ms && now >= c->deadline_ms) {
+            c->deadline_ms = 0;
+            on_timeout(c);
+        } else if (c->req && c->req->up_deadline_ms && now >= c->req->up_deadline_ms) {
+            c->req->up_deadline_ms = 0;
+            dp_proxy_timeout(c->req);
+        } else if (c->bev) {
+            /* send timeout: a client that does not read its response for 60 s goes */
+            size_t out = evbuffer_get_length(bufferevent_get_output(c->bev));
+            if (out == 0 || out != c->out_seen) {
+                c->out_seen = out;
+                c->out_since_ms = now;
+            } else if (now - c->out_since_ms > 60000) {
+                GW_LOG(GW_LOG_INFO, "client not reading, closing client=%s", c->peer_ip);
+                dp_conn_close(c);
+            }
+        }
+        c = next;
+    }
 }
 
 void dp_conn_accept(struct dp_worker *w, evutil_socket_t fd, const struct sockaddr *sa,
@@ -812,7 +862,7 @@ void dp_conn_accept(struct dp_worker *w, evutil_socket_t fd, const struct sockad
     bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
     bufferevent_setwatermark(c->bev, EV_WRITE, DP_LOW_WATER, 0);
     bufferevent_setwatermark(c->bev, EV_READ, 0, DP_HIGH_WATER);
-    set_read_timeout(c, w->tv_keepalive);
+    dp_conn_set_timeout(c, DP_TMO_IDLE, 0);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     c->next = w->conns;
     if (w->conns)

@@ -19,6 +19,7 @@
 #include "gw_buf.h"
 
 struct dp_worker;
+struct dp_pool;
 
 /* A header inside a request's or response's arena: offsets and lengths. */
 struct dp_hspan {
@@ -42,6 +43,7 @@ struct dp_upconn {
     char key[80];          /* "ip:port" */
     int nrequests;
     struct dp_upconn *next, *prev; /* pool list */
+    uint64_t idle_since_ms;        /* when it entered the pool */
     struct dp_pool_slot *slot;
 };
 
@@ -95,7 +97,8 @@ struct dp_req {
     bool connected;    /* the current try's connection is established */
     bool skip_1xx;     /* an interim 1xx response is being skipped */
     bool up_read_blocked;
-    bool pending_kept; /* pending holds a copy already sent, kept only for retries */
+    bool pending_kept;       /* pending holds a copy already sent, kept only for retries */
+    uint64_t up_deadline_ms; /* upstream connect/write/read timeout, 0 = none */
 
     /* response */
     llhttp_t rp;
@@ -107,6 +110,16 @@ struct dp_req {
 
     uint64_t t_start_us, t_up_start_us, t_up_headers_us;
     char id[33];
+};
+
+/* Client-side timeouts, checked by the worker's tick (no per-event timers on the hot path). */
+enum dp_tmo {
+    DP_TMO_NONE = 0,
+    DP_TMO_IDLE,   /* keepalive_timeout between requests */
+    DP_TMO_HEADER, /* client_header_timeout for the whole header */
+    DP_TMO_BODY,   /* client_body_timeout between two reads of the body */
+    DP_TMO_TUNNEL, /* service read_timeout of a websocket without traffic */
+    DP_TMO_COUNT_  /* keep last */
 };
 
 enum dp_conn_state {
@@ -132,6 +145,11 @@ struct dp_conn {
     uint16_t peer_port;
     int local_port;
     struct dp_upconn *tunnel; /* websocket upstream */
+    uint64_t tunnel_ms;       /* idle limit of the tunnel */
+    uint64_t deadline_ms;     /* client-side timeout (monotonic ms), 0 = none */
+    int tkind;                /* enum dp_tmo of deadline_ms */
+    size_t out_seen;          /* output length at the last tick (send timeout) */
+    uint64_t out_since_ms;    /* since when the output has not moved */
     const char *feed_base;    /* start of the chunk being parsed (obs-fold detection) */
     char feed_prev_last;      /* last byte of the previous chunk */
     struct dp_conn *next, *prev;
@@ -157,6 +175,18 @@ void dp_conn_respond(struct dp_conn *c, int status, const char *message, const c
 
 /* dp_conn.c: closes the client connection now (and its request). */
 void dp_conn_close(struct dp_conn *c);
+
+/* dp_conn.c: sets the client-side timeout kind (tunnel: ms is the idle limit). */
+void dp_conn_set_timeout(struct dp_conn *c, enum dp_tmo kind, uint64_t ms);
+
+/* dp_conn.c: the worker's periodic check of every connection's deadlines. */
+void dp_conn_tick(struct dp_worker *w, uint64_t now_ms);
+
+/* dp_proxy.c: the request's upstream deadline passed. */
+void dp_proxy_timeout(struct dp_req *r);
+
+/* dp_pool.c: closes pooled connections idle longer than the idle timeout. */
+void dp_pool_tick(struct dp_pool *p, uint64_t now_ms);
 
 /* dp_conn.c: closes every idle connection of the worker (graceful shutdown). */
 void dp_conn_close_idle(struct dp_worker *w);

@@ -26,6 +26,7 @@ static void up_read_cb(struct bufferevent *bev, void *arg);
 static void up_write_cb(struct bufferevent *bev, void *arg);
 static void up_event_cb(struct bufferevent *bev, short what, void *arg);
 static void try_next(struct dp_req *r);
+static void fail_try(struct dp_req *r, bool timeout, const char *why);
 
 /* ---- request head --------------------------------------------------------------------------- */
 
@@ -372,10 +373,10 @@ static void set_hash(struct dp_req *r)
 
 /* ---- connections ---------------------------------------------------------------------------- */
 
-static void tv_ms(struct timeval *tv, int ms)
+/* Arms the request's upstream deadline ms milliseconds from now (checked by the tick). */
+static void up_deadline(struct dp_req *r, int ms)
 {
-    tv->tv_sec = ms / 1000;
-    tv->tv_usec = (ms % 1000) * 1000;
+    r->up_deadline_ms = dp_worker_now_ms(r->c->w) + (uint64_t)(ms > 0 ? ms : 1);
 }
 
 static void uncount(struct dp_req *r)
@@ -386,12 +387,22 @@ static void uncount(struct dp_req *r)
     }
 }
 
+void dp_proxy_timeout(struct dp_req *r)
+{
+    fail_try(r, true, r->connected ? "timeout" : "connect timeout");
+}
+
 void dp_proxy_release(struct dp_req *r, bool reusable)
 {
     struct dp_upconn *up = r->up;
     uncount(r);
+    r->up_deadline_ms = 0;
     if (!up)
         return;
+    if (r->up_read_blocked) {
+        r->up_read_blocked = false;
+        bufferevent_enable(up->bev, EV_READ);
+    }
     r->up = NULL;
     r->up_ready = false;
     up->req = NULL;
@@ -428,10 +439,7 @@ static void send_head(struct dp_req *r)
     evbuffer_add(out, r->head.data + r->head_split, r->head.len - r->head_split);
     r->up_ready = true;
     r->connected = true;
-    struct timeval rt, wt;
-    tv_ms(&rt, r->svc->read_timeout_ms);
-    tv_ms(&wt, r->svc->write_timeout_ms);
-    bufferevent_set_timeouts(up->bev, &rt, &wt);
+    up_deadline(r, r->msg_complete ? r->svc->read_timeout_ms : r->svc->write_timeout_ms);
     if (r->pending && evbuffer_get_length(r->pending)) {
         size_t pl = evbuffer_get_length(r->pending);
         if (r->msg_complete && pl <= DP_HIGH_WATER) {
@@ -567,9 +575,7 @@ static void try_next(struct dp_req *r)
         return;
     }
     attach(r, up);
-    struct timeval ct;
-    tv_ms(&ct, s->connect_timeout_ms);
-    bufferevent_set_timeouts(up->bev, NULL, &ct);
+    up_deadline(r, s->connect_timeout_ms);
     if (bufferevent_socket_connect(up->bev, (const struct sockaddr *)&a->sa, (int)a->salen) != 0) {
         fail_try(r, false, "connect failed");
         return;
@@ -795,6 +801,7 @@ static void up_read_cb(struct bufferevent *bev, void *arg)
     if (!r)
         return;
     struct evbuffer *in = bufferevent_get_input(bev);
+    up_deadline(r, r->svc->read_timeout_ms);
     while (evbuffer_get_length(in)) {
         struct evbuffer_iovec v;
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
@@ -849,6 +856,7 @@ static void up_write_cb(struct bufferevent *bev, void *arg)
     if (!r)
         return;
     struct dp_conn *c = r->c;
+    up_deadline(r, r->req_sent ? r->svc->read_timeout_ms : r->svc->write_timeout_ms);
     if (c->read_blocked && !r->msg_complete) {
         c->read_blocked = false;
         bufferevent_enable(c->bev, EV_READ);
@@ -867,10 +875,6 @@ static void up_event_cb(struct bufferevent *bev, short what, void *arg)
         int one = 1;
         setsockopt(bufferevent_getfd(up->bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         send_head(r);
-        return;
-    }
-    if (what & BEV_EVENT_TIMEOUT) {
-        fail_try(r, true, r->connected ? "timeout" : "connect timeout");
         return;
     }
     if ((what & BEV_EVENT_EOF) && r->resp_headers_done) {
@@ -896,6 +900,7 @@ static void tun_up_read(struct bufferevent *bev, void *arg)
 {
     struct dp_upconn *up = arg;
     struct dp_conn *c = up->tconn;
+    c->deadline_ms = dp_worker_now_ms(c->w) + c->tunnel_ms;
     struct evbuffer *out = bufferevent_get_output(c->bev);
     evbuffer_add_buffer(out, bufferevent_get_input(bev));
     if (evbuffer_get_length(out) > DP_HIGH_WATER)
@@ -941,10 +946,8 @@ void dp_proxy_tunnel_start(struct dp_conn *c, struct dp_upconn *up)
     up->tconn = c;
     c->tunnel = up;
     c->state = DP_CONN_TUNNEL;
-    struct timeval rt;
-    tv_ms(&rt, r->svc->read_timeout_ms);
-    bufferevent_set_timeouts(up->bev, &rt, NULL);
-    bufferevent_set_timeouts(c->bev, NULL, NULL);
+    c->tunnel_ms = (uint64_t)r->svc->read_timeout_ms;
+    dp_conn_set_timeout(c, DP_TMO_TUNNEL, c->tunnel_ms);
     /* llhttp stopped at the upgrade; the request can go now. */
     dp_hblock_cleanup(&r->hb);
     dp_hblock_cleanup(&r->rb);
