@@ -125,34 +125,90 @@ bool dp_hblock_has_token(const struct dp_hblock *b, size_t i, const char *token)
 
 /* ---- requests --------------------------------------------------------------------------- */
 
+#define REQ_CACHE_MAX 64 /* finished requests kept per worker with their buffers */
+
+void dp_hblock_reset(struct dp_hblock *b, size_t max)
+{
+    b->len = 0;
+    b->n = 0;
+    b->in_value = false;
+    b->max = max;
+}
+
+/* Requests come from a per-worker free list that keeps their header buffers, so a request
+ * on the hot path allocates nothing in the common case. */
 static struct dp_req *req_new(struct dp_conn *c)
 {
-    struct dp_req *r = calloc(1, sizeof(*r));
-    if (!r)
-        return NULL;
+    struct dp_worker *w = c->w;
+    struct dp_req *r = w->free_reqs;
+    if (r) {
+        w->free_reqs = r->next_free;
+        w->nfree_reqs--;
+        struct dp_hblock hb = r->hb, rb = r->rb;
+        struct gw_buf head = r->head;
+        char *path = r->path;
+        size_t path_cap = r->path_cap;
+        memset(r, 0, sizeof(*r));
+        r->hb = hb;
+        r->rb = rb;
+        r->head = head;
+        r->path = path;
+        r->path_cap = path_cap;
+        dp_hblock_reset(&r->hb, w->set->client_max_header_size);
+        dp_hblock_reset(&r->rb, 64 * 1024);
+        gw_buf_reset(&r->head);
+    } else {
+        r = calloc(1, sizeof(*r));
+        if (!r)
+            return NULL;
+        dp_hblock_init(&r->hb, w->set->client_max_header_size);
+        dp_hblock_init(&r->rb, 64 * 1024);
+        gw_buf_init(&r->head, 0);
+    }
     r->c = c;
-    dp_hblock_init(&r->hb, c->w->set->client_max_header_size);
     r->t_start_us = gw_time_mono_us();
-    dp_worker_request_id(c->w, r->id);
+    dp_worker_request_id(w, r->id);
     return r;
 }
 
-static void req_free(struct dp_req *r)
+void dp_req_free(struct dp_req *r)
 {
     if (!r)
         return;
     if (r->up)
         dp_proxy_release(r, false);
-    dp_hblock_cleanup(&r->hb);
-    dp_hblock_cleanup(&r->rb);
-    gw_buf_cleanup(&r->head);
     if (r->pending)
         evbuffer_free(r->pending);
-    free(r->path);
+    r->pending = NULL;
     free(r->hash_cookie);
     free(r->hash_tmp);
     dp_config_unref(r->cfg);
+    struct dp_worker *w = r->c->w;
+    if (w->nfree_reqs < REQ_CACHE_MAX && r->hb.cap <= 16384 && r->rb.cap <= 16384) {
+        r->next_free = w->free_reqs;
+        w->free_reqs = r;
+        w->nfree_reqs++;
+        return;
+    }
+    dp_hblock_cleanup(&r->hb);
+    dp_hblock_cleanup(&r->rb);
+    gw_buf_cleanup(&r->head);
+    free(r->path);
     free(r);
+}
+
+void dp_conn_free_req_cache(struct dp_worker *w)
+{
+    while (w->free_reqs) {
+        struct dp_req *r = w->free_reqs;
+        w->free_reqs = r->next_free;
+        dp_hblock_cleanup(&r->hb);
+        dp_hblock_cleanup(&r->rb);
+        gw_buf_cleanup(&r->head);
+        free(r->path);
+        free(r);
+    }
+    w->nfree_reqs = 0;
 }
 
 void dp_conn_set_timeout(struct dp_conn *c, enum dp_tmo kind, uint64_t ms)
@@ -473,7 +529,7 @@ void dp_conn_close(struct dp_conn *c)
         c->req = NULL;
         if (r->headers_done && !r->resp_complete)
             dp_metrics_request(r->svc ? r->svc->metrics : NULL, r->status ? r->status : 499);
-        req_free(r);
+        dp_req_free(r);
     }
     if (c->tunnel) {
         dp_upconn_free(c->tunnel);
@@ -518,7 +574,7 @@ void dp_conn_request_done(struct dp_conn *c)
     if (!r->msg_complete || !r->keepalive)
         c->close_after = true;
     c->req = NULL;
-    req_free(r);
+    dp_req_free(r);
     if (c->close_after || c->w->draining) {
         start_closing(c);
         return;
@@ -587,10 +643,14 @@ static void dispatch(struct dp_conn *c)
     }
     const char *q = memchr(url, '?', ulen);
     size_t plen = q ? (size_t)(q - url) : ulen;
-    r->path = malloc(plen + 2);
-    if (!r->path) {
-        dp_conn_respond(c, 500, NULL, NULL);
-        return;
+    if (r->path_cap < plen + 2) {
+        char *np = realloc(r->path, plen + 2);
+        if (!np) {
+            dp_conn_respond(c, 500, NULL, NULL);
+            return;
+        }
+        r->path = np;
+        r->path_cap = plen + 2;
     }
     r->path_len = dp_router_normalize_path(url, plen, r->path, plen + 2);
     if (!r->path_len) {

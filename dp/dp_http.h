@@ -97,8 +97,10 @@ struct dp_req {
     bool connected;    /* the current try's connection is established */
     bool skip_1xx;     /* an interim 1xx response is being skipped */
     bool up_read_blocked;
-    bool pending_kept;       /* pending holds a copy already sent, kept only for retries */
-    uint64_t up_deadline_ms; /* upstream connect/write/read timeout, 0 = none */
+    bool pending_kept;        /* pending holds a copy already sent, kept only for retries */
+    uint64_t up_deadline_ms;  /* upstream connect/write/read timeout, 0 = none */
+    size_t path_cap;          /* allocated size of path */
+    struct dp_req *next_free; /* worker's free list */
 
     /* response */
     llhttp_t rp;
@@ -222,7 +224,14 @@ void dp_upconn_free(struct dp_upconn *up);
 /* Number of idle connections (tests, status). */
 size_t dp_pool_idle(const struct dp_pool *p);
 
+/* dp_conn.c: ends a request's life (back to the worker's free list). */
+void dp_req_free(struct dp_req *r);
+
+/* dp_conn.c: frees the worker's cached requests (at worker exit). */
+void dp_conn_free_req_cache(struct dp_worker *w);
+
 /* Header block helpers (dp_conn.c). */
+void dp_hblock_reset(struct dp_hblock *b, size_t max);
 void dp_hblock_init(struct dp_hblock *b, size_t max);
 void dp_hblock_cleanup(struct dp_hblock *b);
 /* Appends a piece of a header name (value=false) or value; GW_ERR_TOOBIG past max. */

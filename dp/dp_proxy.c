@@ -56,6 +56,29 @@ static bool in_connection(const struct dp_hblock *b, const char *n, size_t l)
     return false;
 }
 
+/* True if a Connection header of b names something other than close, keep-alive or upgrade
+ * (only then is every header checked against it). */
+static bool connection_lists_headers(const struct dp_hblock *b)
+{
+    for (int i = dp_hblock_find(b, "connection", 10, 0); i >= 0;
+         i = dp_hblock_find(b, "connection", 10, (size_t)i + 1)) {
+        const char *v = b->buf + b->h[i].vo, *end = v + b->h[i].vl;
+        while (v < end) {
+            while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
+                v++;
+            const char *s = v;
+            while (v < end && *v != ',' && *v != ' ' && *v != '\t')
+                v++;
+            size_t l = (size_t)(v - s);
+            if (l && !(l == 5 && strncasecmp(s, "close", 5) == 0) &&
+                !(l == 10 && strncasecmp(s, "keep-alive", 10) == 0) &&
+                !(l == 7 && strncasecmp(s, "upgrade", 7) == 0))
+                return true;
+        }
+    }
+    return false;
+}
+
 static bool name_is(const struct dp_hspan *h, const char *buf, const char *lname)
 {
     size_t l = strlen(lname);
@@ -76,8 +99,8 @@ static enum gw_err build_head(struct dp_req *r)
     struct dp_conn *c = r->c;
     const struct dp_settings *set = c->w->set;
     const struct dp_hblock *b = &r->hb;
-    struct gw_buf *h = &r->head;
-    gw_buf_init(h, 0); /* bounded by the client header limits it is built from */
+    struct gw_buf *h = &r->head; /* bounded by the client header limits it is built from */
+    gw_buf_reset(h);
     /* Upstream URI: service path joining and strip_path on the normalised path; query as is. */
     const char *url = b->buf + r->url_o;
     const char *q = memchr(url, '?', r->url_l);
@@ -100,6 +123,7 @@ static enum gw_err build_head(struct dp_req *r)
     size_t xff_len = 0, via_len = 0;
     const char *xff = hval(b, "x-forwarded-for", &xff_len);
     const char *via = hval(b, "via", &via_len);
+    bool conn_tokens = connection_lists_headers(b);
     for (size_t i = 0; i < b->n; i++) {
         const struct dp_hspan *s = &b->h[i];
         const char *n = b->buf + s->no;
@@ -107,7 +131,8 @@ static enum gw_err build_head(struct dp_req *r)
             name_is(s, b->buf, "content-length") || name_is(s, b->buf, "expect") ||
             name_is(s, b->buf, "via") || name_is(s, b->buf, "x-real-ip") ||
             name_is(s, b->buf, "x-portico-request-id") ||
-            (s->nl > 12 && strncasecmp(n, "x-forwarded-", 12) == 0) || in_connection(b, n, s->nl))
+            (s->nl > 12 && strncasecmp(n, "x-forwarded-", 12) == 0) ||
+            (conn_tokens && in_connection(b, n, s->nl)))
             continue;
         dp_wb_mem(h, n, s->nl);
         DP_WB_LIT(h, ": ");
@@ -434,9 +459,21 @@ static void send_head(struct dp_req *r)
     size_t hl = strlen(host);
     host[hl++] = '\r';
     host[hl++] = '\n';
-    evbuffer_add(out, r->head.data, r->head_split);
-    evbuffer_add(out, host, hl);
-    evbuffer_add(out, r->head.data + r->head_split, r->head.len - r->head_split);
+    /* One reservation and one commit: a single round of buffer callbacks. */
+    size_t rest = r->head.len - r->head_split, total = r->head_split + hl + rest;
+    struct evbuffer_iovec v;
+    if (evbuffer_reserve_space(out, (ev_ssize_t)total, &v, 1) == 1 && v.iov_len >= total) {
+        char *p = v.iov_base;
+        memcpy(p, r->head.data, r->head_split);
+        memcpy(p + r->head_split, host, hl);
+        memcpy(p + r->head_split + hl, r->head.data + r->head_split, rest);
+        v.iov_len = total;
+        evbuffer_commit_space(out, &v, 1);
+    } else {
+        evbuffer_add(out, r->head.data, r->head_split);
+        evbuffer_add(out, host, hl);
+        evbuffer_add(out, r->head.data + r->head_split, rest);
+    }
     r->up_ready = true;
     r->connected = true;
     up_deadline(r, r->msg_complete ? r->svc->read_timeout_ms : r->svc->write_timeout_ms);
@@ -501,8 +538,7 @@ static void attach(struct dp_req *r, struct dp_upconn *up)
     bufferevent_setwatermark(up->bev, EV_READ, 0, DP_HIGH_WATER);
     llhttp_init(&r->rp, HTTP_RESPONSE, &resp_settings);
     r->rp.data = r;
-    dp_hblock_cleanup(&r->rb);
-    dp_hblock_init(&r->rb, 64 * 1024);
+    dp_hblock_reset(&r->rb, 64 * 1024);
     r->resp_headers_done = false;
     r->skip_1xx = false;
 }
@@ -667,8 +703,7 @@ static int r_on_headers_complete(llhttp_t *p)
     if (c->w->draining)
         c->close_after = true;
 
-    struct gw_buf *o = &c->w->scratch;
-    gw_buf_reset(o);
+    struct gw_buf *o = &c->w->scratch; /* flushed to the client after this llhttp run */
     const struct dp_hblock *b = &r->rb;
     size_t reason_len = b->n ? b->h[0].vl : 0;
     DP_WB_LIT(o, "HTTP/1.1 ");
@@ -679,6 +714,7 @@ static int r_on_headers_complete(llhttp_t *p)
     bool server = false;
     size_t via_len = 0;
     const char *via = NULL;
+    bool conn_tokens = connection_lists_headers(b);
     for (size_t i = 1; i < b->n; i++) {
         const struct dp_hspan *s = &b->h[i];
         const char *n = b->buf + s->no;
@@ -689,7 +725,7 @@ static int r_on_headers_complete(llhttp_t *p)
         }
         if (name_is(s, b->buf, "upgrade") && status == 101) {
             /* passed through for the tunnel */
-        } else if (hop_by_hop(n, s->nl) || in_connection(b, n, s->nl)) {
+        } else if (hop_by_hop(n, s->nl) || (conn_tokens && in_connection(b, n, s->nl))) {
             continue;
         }
         if (name_is(s, b->buf, "content-length") && r->framing != DP_FRAME_LENGTH &&
@@ -734,28 +770,41 @@ static int r_on_headers_complete(llhttp_t *p)
     DP_WB_LIT(o, "\r\n");
     DP_WB_HDR(o, "X-Portico-Request-Id: ", r->id, 32);
     DP_WB_LIT(o, "\r\n");
-    if (!o->data) {
-        dp_conn_close(c);
+    if (!o->data)
         return -1;
-    }
-    evbuffer_add(bufferevent_get_output(c->bev), o->data, o->len);
     r->resp_started = true;
     r->proxied = true;
     return head ? 1 : 0;
 }
 
+/* Moves what the response callbacks wrote into the worker's scratch buffer to the client. */
+static void flush_out(struct dp_req *r)
+{
+    struct gw_buf *o = &r->c->w->scratch;
+    if (o->len && r->c->bev)
+        evbuffer_add(bufferevent_get_output(r->c->bev), o->data, o->len);
+    gw_buf_reset(o);
+}
+
 static int r_on_body(llhttp_t *p, const char *at, size_t len)
 {
     struct dp_req *r = p->data;
-    struct evbuffer *out = bufferevent_get_output(r->c->bev);
+    struct gw_buf *o = &r->c->w->scratch;
+    if (r->framing == DP_FRAME_NONE)
+        return 0;
     if (r->framing == DP_FRAME_CHUNKED) {
         char ch[24];
-        evbuffer_add(out, ch, dp_wb_chunk_head(ch, len));
-        evbuffer_add(out, at, len);
-        evbuffer_add(out, "\r\n", 2);
-    } else if (r->framing != DP_FRAME_NONE) {
-        evbuffer_add(out, at, len);
+        dp_wb_mem(o, ch, dp_wb_chunk_head(ch, len));
     }
+    if (len > 4096) {
+        /* big pieces go straight to the client buffer, without a copy into scratch */
+        flush_out(r);
+        evbuffer_add(bufferevent_get_output(r->c->bev), at, len);
+    } else {
+        dp_wb_mem(o, at, len);
+    }
+    if (r->framing == DP_FRAME_CHUNKED)
+        DP_WB_LIT(o, "\r\n");
     return 0;
 }
 
@@ -764,14 +813,13 @@ static int r_on_message_complete(llhttp_t *p)
     struct dp_req *r = p->data;
     if (r->skip_1xx) {
         r->skip_1xx = false;
-        dp_hblock_cleanup(&r->rb);
-        dp_hblock_init(&r->rb, 64 * 1024);
+        dp_hblock_reset(&r->rb, 64 * 1024);
         return 0;
     }
     if (r->resp_upgrade)
         return 0; /* llhttp then stops with HPE_PAUSED_UPGRADE */
     if (r->framing == DP_FRAME_CHUNKED)
-        evbuffer_add(bufferevent_get_output(r->c->bev), "0\r\n\r\n", 5);
+        DP_WB_LIT(&r->c->w->scratch, "0\r\n\r\n");
     r->resp_complete = true;
     return HPE_PAUSED;
 }
@@ -807,7 +855,9 @@ static void up_read_cb(struct bufferevent *bev, void *arg)
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
             break;
         const char *base = v.iov_base;
+        gw_buf_reset(&r->c->w->scratch);
         llhttp_errno_t err = llhttp_execute(&r->rp, base, v.iov_len);
+        flush_out(r);
         if (err == HPE_OK) {
             evbuffer_drain(in, v.iov_len);
             continue;
@@ -879,7 +929,9 @@ static void up_event_cb(struct bufferevent *bev, short what, void *arg)
     }
     if ((what & BEV_EVENT_EOF) && r->resp_headers_done) {
         /* End of a body delimited by close, or a truncated one. */
+        gw_buf_reset(&r->c->w->scratch);
         llhttp_finish(&r->rp);
+        flush_out(r);
         if (r->resp_complete) {
             r->c->close_after = r->c->close_after || r->framing == DP_FRAME_CLOSE;
             dp_proxy_release(r, false);
@@ -949,18 +1001,12 @@ void dp_proxy_tunnel_start(struct dp_conn *c, struct dp_upconn *up)
     c->tunnel_ms = (uint64_t)r->svc->read_timeout_ms;
     dp_conn_set_timeout(c, DP_TMO_TUNNEL, c->tunnel_ms);
     /* llhttp stopped at the upgrade; the request can go now. */
-    dp_hblock_cleanup(&r->hb);
-    dp_hblock_cleanup(&r->rb);
-    gw_buf_cleanup(&r->head);
     if (r->pending) {
         bufferevent_write_buffer(up->bev, r->pending);
         evbuffer_free(r->pending);
+        r->pending = NULL;
     }
-    free(r->path);
-    free(r->hash_cookie);
-    free(r->hash_tmp);
-    dp_config_unref(r->cfg);
-    free(r);
+    dp_req_free(r);
     bufferevent_setcb(up->bev, tun_up_read, tun_up_write, tun_up_event, up);
     bufferevent_setwatermark(up->bev, EV_WRITE, DP_LOW_WATER, 0);
     bufferevent_setwatermark(c->bev, EV_WRITE, DP_LOW_WATER, 0);

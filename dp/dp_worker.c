@@ -238,6 +238,7 @@ void dp_worker_destroy(struct dp_worker *w)
         pthread_join(w->thread, NULL);
     while (w->conns)
         dp_conn_close(w->conns);
+    dp_conn_free_req_cache(w);
     free_listeners(w);
     dp_pool_destroy(w->pool);
     if (w->stop_ev)

@@ -38,8 +38,10 @@ struct dp_worker {
     size_t nconns;
     uint64_t rid_hi, rid_counter;
     struct event *stop_ev, *force_ev;
-    int stop_fd;           /* eventfd: main thread -> worker stop request */
-    struct gw_buf scratch; /* response heads are built here (worker thread only) */
+    int stop_fd;              /* eventfd: main thread -> worker stop request */
+    struct gw_buf scratch;    /* response heads are built here (worker thread only) */
+    struct dp_req *free_reqs; /* finished requests kept for reuse */
+    size_t nfree_reqs;
     bool draining;
     struct event *tick_ev; /* 100 ms: timeouts of connections and pooled connections */
     unsigned ticks;
