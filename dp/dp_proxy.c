@@ -79,11 +79,13 @@ static bool connection_lists_headers(const struct dp_hblock *b)
     return false;
 }
 
-static bool name_is(const struct dp_hspan *h, const char *buf, const char *lname)
+static bool name_is_n(const struct dp_hspan *h, const char *buf, const char *lname, size_t l)
 {
-    size_t l = strlen(lname);
     return h->nl == l && strncasecmp(buf + h->no, lname, l) == 0;
 }
+
+/* lname must be a lowercase string literal. */
+#define name_is(h, buf, lname) name_is_n((h), (buf), (lname), sizeof(lname) - 1)
 
 static const char *hval(const struct dp_hblock *b, const char *lname, size_t *len)
 {
@@ -244,10 +246,29 @@ static void host_header(struct dp_req *r, char *out, size_t outlen)
     else
         name = s->host;
     bool v6 = strchr(name, ':') != NULL;
-    if ((port == 80 && !s->https) || (port == 443 && s->https))
-        snprintf(out, outlen, v6 ? "[%s]" : "%s", name);
-    else
-        snprintf(out, outlen, v6 ? "[%s]:%u" : "%s:%u", name, port);
+    size_t nl = strlen(name), o = 0;
+    if (nl + 10 > outlen) {
+        out[0] = '\0';
+        return;
+    }
+    if (v6)
+        out[o++] = '[';
+    memcpy(out + o, name, nl);
+    o += nl;
+    if (v6)
+        out[o++] = ']';
+    if (!((port == 80 && !s->https) || (port == 443 && s->https))) {
+        char t[8];
+        size_t k = 0;
+        do {
+            t[k++] = (char)('0' + port % 10);
+            port /= 10;
+        } while (port);
+        out[o++] = ':';
+        while (k)
+            out[o++] = t[--k];
+    }
+    out[o] = '\0';
 }
 
 /* ---- consistent-hashing input ------------------------------------------------------------- */
