@@ -483,7 +483,7 @@ void dp_conn_respond(struct dp_conn *c, int status, const char *message, const c
     if (blen < 0 || (size_t)blen >= sizeof(body))
         blen = (int)strlen(body);
     uint64_t lat = (gw_time_mono_us() - r->t_start_us) / 1000;
-    struct evbuffer *out = bufferevent_get_output(c->bev);
+    struct evbuffer *out = dp_io_get_output(c->bev);
     evbuffer_add_printf(out,
                         "HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"
                         "Content-Length: %d\r\n%sServer: portico/" PORTICO_VERSION "\r\n"
@@ -536,7 +536,7 @@ void dp_conn_close(struct dp_conn *c)
         c->tunnel = NULL;
     }
     if (c->bev) {
-        bufferevent_free(c->bev);
+        dp_io_free(c->bev);
         c->bev = NULL;
     }
     if (!c->in_process)
@@ -557,12 +557,12 @@ void dp_conn_close_idle(struct dp_worker *w)
 static void start_closing(struct dp_conn *c)
 {
     c->state = DP_CONN_CLOSING;
-    bufferevent_disable(c->bev, EV_READ);
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+    dp_io_disable(c->bev, EV_READ);
+    if (evbuffer_get_length(dp_io_get_output(c->bev)) == 0) {
         dp_conn_close(c);
         return;
     }
-    bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+    dp_io_setwatermark(c->bev, EV_WRITE, 0, 0);
 }
 
 void dp_conn_request_done(struct dp_conn *c)
@@ -588,7 +588,7 @@ void dp_conn_request_done(struct dp_conn *c)
     if (c->read_blocked) {
         c->read_blocked = false;
     }
-    bufferevent_enable(c->bev, EV_READ);
+    dp_io_enable(c->bev, EV_READ);
     dp_conn_process(c);
 }
 
@@ -711,7 +711,7 @@ static void dispatch(struct dp_conn *c)
         return;
     }
     if (r->expect_continue && !r->msg_complete) {
-        evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        evbuffer_add(dp_io_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
         r->expect_continue = false;
     }
     dp_proxy_start(r);
@@ -747,13 +747,13 @@ void dp_conn_process(struct dp_conn *c)
                                          : 0;
             if (queued > DP_HIGH_WATER) {
                 c->read_blocked = true;
-                bufferevent_disable(c->bev, EV_READ);
+                dp_io_disable(c->bev, EV_READ);
                 break;
             }
         }
         if (c->paused)
             break;
-        struct evbuffer *in = bufferevent_get_input(c->bev);
+        struct evbuffer *in = dp_io_get_input(c->bev);
         size_t avail = evbuffer_get_length(in);
         if (!avail)
             break;
@@ -792,7 +792,7 @@ void dp_conn_process(struct dp_conn *c)
         conn_free(c);
 }
 
-static void client_read_cb(struct bufferevent *bev, void *arg)
+static void client_read_cb(struct dp_io *bev, void *arg)
 {
     struct dp_conn *c = arg;
     if (c->tkind == DP_TMO_BODY)
@@ -801,34 +801,34 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
         if (c->tkind == DP_TMO_TUNNEL)
             c->deadline_ms = dp_worker_now_ms(c->w) + c->tunnel_ms;
         if (c->tunnel) {
-            struct evbuffer *out = bufferevent_get_output(c->tunnel->bev);
-            evbuffer_add_buffer(out, bufferevent_get_input(bev));
+            struct evbuffer *out = dp_io_get_output(c->tunnel->bev);
+            evbuffer_add_buffer(out, dp_io_get_input(bev));
             if (evbuffer_get_length(out) > DP_HIGH_WATER)
-                bufferevent_disable(bev, EV_READ);
+                dp_io_disable(bev, EV_READ);
         }
         return;
     }
     dp_conn_process(c);
 }
 
-static void client_write_cb(struct bufferevent *bev, void *arg)
+static void client_write_cb(struct dp_io *bev, void *arg)
 {
     struct dp_conn *c = arg;
     if (c->state == DP_CONN_CLOSING) {
-        if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        if (evbuffer_get_length(dp_io_get_output(bev)) == 0)
             dp_conn_close(c);
         return;
     }
     if (c->state == DP_CONN_TUNNEL) {
         if (c->tunnel)
-            bufferevent_enable(c->tunnel->bev, EV_READ);
+            dp_io_enable(c->tunnel->bev, EV_READ);
         return;
     }
     if (c->req)
         dp_proxy_client_drained(c->req);
 }
 
-static void client_event_cb(struct bufferevent *bev, short what, void *arg)
+static void client_event_cb(struct dp_io *bev, short what, void *arg)
 {
     struct dp_conn *c = arg;
     (void)bev;
@@ -844,7 +844,7 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
         if (r && r->msg_complete && r->dispatched && !r->resp_complete) {
             /* half-close after a full request: answer, then close */
             c->close_after = true;
-            bufferevent_disable(c->bev, EV_READ);
+            dp_io_disable(c->bev, EV_READ);
             return;
         }
     }
@@ -877,7 +877,7 @@ void dp_conn_tick(struct dp_worker *w, uint64_t now)
             dp_proxy_timeout(c->req);
         } else if (c->bev) {
             /* send timeout: a client that does not read its response for 60 s goes */
-            size_t out = evbuffer_get_length(bufferevent_get_output(c->bev));
+            size_t out = evbuffer_get_length(dp_io_get_output(c->bev));
             if (out == 0 || out != c->out_seen) {
                 c->out_seen = out;
                 c->out_since_ms = now;
@@ -911,7 +911,7 @@ void dp_conn_accept(struct dp_worker *w, evutil_socket_t fd, const struct sockad
         inet_ntop(AF_INET6, &s->sin6_addr, c->peer_ip, sizeof(c->peer_ip));
         c->peer_port = ntohs(s->sin6_port);
     }
-    c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->bev = dp_io_socket_new(w->io, fd);
     if (!c->bev) {
         evutil_closesocket(fd);
         free(c);
@@ -919,11 +919,11 @@ void dp_conn_accept(struct dp_worker *w, evutil_socket_t fd, const struct sockad
     }
     llhttp_init(&c->p, HTTP_REQUEST, &req_settings);
     c->p.data = c;
-    bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
-    bufferevent_setwatermark(c->bev, EV_WRITE, DP_LOW_WATER, 0);
-    bufferevent_setwatermark(c->bev, EV_READ, 0, DP_HIGH_WATER);
+    dp_io_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
+    dp_io_setwatermark(c->bev, EV_WRITE, DP_LOW_WATER, 0);
+    dp_io_setwatermark(c->bev, EV_READ, 0, DP_HIGH_WATER);
     dp_conn_set_timeout(c, DP_TMO_IDLE, 0);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    dp_io_enable(c->bev, EV_READ | EV_WRITE);
     c->next = w->conns;
     if (w->conns)
         w->conns->prev = c;

@@ -7,7 +7,7 @@
 #define DP_HTTP_H
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
+#include "dp_io.h"
 #include <event2/event.h>
 #include <llhttp.h>
 #include <stdbool.h>
@@ -36,7 +36,7 @@ struct dp_hblock {
 };
 
 struct dp_upconn {
-    struct bufferevent *bev;
+    struct dp_io *bev;
     struct dp_worker *w;
     struct dp_req *req;    /* current request; NULL while idle in the pool */
     struct dp_conn *tconn; /* client connection of a websocket tunnel */
@@ -134,7 +134,7 @@ enum dp_conn_state {
 
 struct dp_conn {
     struct dp_worker *w;
-    struct bufferevent *bev;
+    struct dp_io *bev;
     llhttp_t p;
     struct dp_req *req;
     enum dp_conn_state state;

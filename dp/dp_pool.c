@@ -38,7 +38,7 @@ void dp_upconn_free(struct dp_upconn *up)
     if (!up)
         return;
     if (up->bev)
-        bufferevent_free(up->bev);
+        dp_io_free(up->bev);
     free(up);
 }
 
@@ -95,7 +95,7 @@ static struct dp_pool_slot *slot_get(struct dp_pool *p, const char *key, bool cr
 }
 
 /* Anything from an idle connection (data, EOF, error, idle timeout) ends it. */
-static void idle_event(struct bufferevent *bev, short what, void *arg)
+static void idle_event(struct dp_io *bev, short what, void *arg)
 {
     struct dp_upconn *up = arg;
     (void)bev;
@@ -105,7 +105,7 @@ static void idle_event(struct bufferevent *bev, short what, void *arg)
     dp_upconn_free(up);
 }
 
-static void idle_read(struct bufferevent *bev, void *arg)
+static void idle_read(struct dp_io *bev, void *arg)
 {
     idle_event(bev, 0, arg);
 }
@@ -136,7 +136,7 @@ void dp_pool_put(struct dp_pool *p, struct dp_upconn *up)
     s->idle = up;
     s->count++;
     p->idle++;
-    bufferevent_setcb(up->bev, idle_read, NULL, idle_event, up);
+    dp_io_setcb(up->bev, idle_read, NULL, idle_event, up);
     up->idle_since_ms = dp_worker_now_ms(p->w);
 }
 

@@ -22,9 +22,9 @@
 
 #define VIA_TOKEN "1.1 portico/" PORTICO_VERSION
 
-static void up_read_cb(struct bufferevent *bev, void *arg);
-static void up_write_cb(struct bufferevent *bev, void *arg);
-static void up_event_cb(struct bufferevent *bev, short what, void *arg);
+static void up_read_cb(struct dp_io *bev, void *arg);
+static void up_write_cb(struct dp_io *bev, void *arg);
+static void up_event_cb(struct dp_io *bev, short what, void *arg);
 static void try_next(struct dp_req *r);
 static void fail_try(struct dp_req *r, bool timeout, const char *why);
 
@@ -447,7 +447,7 @@ void dp_proxy_release(struct dp_req *r, bool reusable)
         return;
     if (r->up_read_blocked) {
         r->up_read_blocked = false;
-        bufferevent_enable(up->bev, EV_READ);
+        dp_io_enable(up->bev, EV_READ);
     }
     r->up = NULL;
     r->up_ready = false;
@@ -456,8 +456,8 @@ void dp_proxy_release(struct dp_req *r, bool reusable)
     const struct dp_settings *set = r->c->w->set;
     if (reusable && set->pool_size > 0 &&
         (set->pool_max_requests == 0 || up->nrequests < set->pool_max_requests) &&
-        evbuffer_get_length(bufferevent_get_input(up->bev)) == 0 &&
-        evbuffer_get_length(bufferevent_get_output(up->bev)) == 0)
+        evbuffer_get_length(dp_io_get_input(up->bev)) == 0 &&
+        evbuffer_get_length(dp_io_get_output(up->bev)) == 0)
         dp_pool_put(r->c->w->pool, up);
     else
         dp_upconn_free(up);
@@ -467,13 +467,13 @@ size_t dp_proxy_backlog(const struct dp_req *r)
 {
     if (!r->up || !r->up_ready)
         return 0;
-    return evbuffer_get_length(bufferevent_get_output(r->up->bev));
+    return evbuffer_get_length(dp_io_get_output(r->up->bev));
 }
 
 static void send_head(struct dp_req *r)
 {
     struct dp_upconn *up = r->up;
-    struct evbuffer *out = bufferevent_get_output(up->bev);
+    struct evbuffer *out = dp_io_get_output(up->bev);
     char host[320];
     memcpy(host, "Host: ", 6);
     host_header(r, host + 6, sizeof(host) - 8);
@@ -511,12 +511,12 @@ static void send_head(struct dp_req *r)
     }
     if (r->msg_complete)
         r->req_sent = true;
-    bufferevent_enable(up->bev, EV_READ | EV_WRITE);
+    dp_io_enable(up->bev, EV_READ | EV_WRITE);
     /* The client side may have stopped parsing while waiting for this connection. */
     struct dp_conn *c = r->c;
     if (c->read_blocked && !r->msg_complete) {
         c->read_blocked = false;
-        bufferevent_enable(c->bev, EV_READ);
+        dp_io_enable(c->bev, EV_READ);
         dp_conn_process(c);
     }
 }
@@ -526,7 +526,7 @@ void dp_proxy_push_body(struct dp_req *r)
     if (!r->up || !r->up_ready || !r->pending || r->pending_kept)
         return;
     if (evbuffer_get_length(r->pending)) {
-        evbuffer_add_buffer(bufferevent_get_output(r->up->bev), r->pending);
+        evbuffer_add_buffer(dp_io_get_output(r->up->bev), r->pending);
         r->body_started = true;
     }
     if (r->msg_complete)
@@ -542,7 +542,7 @@ static struct dp_upconn *upconn_new(struct dp_req *r)
         return NULL;
     up->w = r->c->w;
     snprintf(up->key, sizeof(up->key), "%s", r->addr->key);
-    up->bev = bufferevent_socket_new(up->w->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    up->bev = dp_io_socket_new(up->w->io, -1);
     if (!up->bev) {
         free(up);
         return NULL;
@@ -554,9 +554,9 @@ static void attach(struct dp_req *r, struct dp_upconn *up)
 {
     r->up = up;
     up->req = r;
-    bufferevent_setcb(up->bev, up_read_cb, up_write_cb, up_event_cb, up);
-    bufferevent_setwatermark(up->bev, EV_WRITE, DP_LOW_WATER, 0);
-    bufferevent_setwatermark(up->bev, EV_READ, 0, DP_HIGH_WATER);
+    dp_io_setcb(up->bev, up_read_cb, up_write_cb, up_event_cb, up);
+    dp_io_setwatermark(up->bev, EV_WRITE, DP_LOW_WATER, 0);
+    dp_io_setwatermark(up->bev, EV_READ, 0, DP_HIGH_WATER);
     llhttp_init(&r->rp, HTTP_RESPONSE, &resp_settings);
     r->rp.data = r;
     dp_hblock_reset(&r->rb, 64 * 1024);
@@ -633,7 +633,7 @@ static void try_next(struct dp_req *r)
     }
     attach(r, up);
     up_deadline(r, s->connect_timeout_ms);
-    if (bufferevent_socket_connect(up->bev, (const struct sockaddr *)&a->sa, (int)a->salen) != 0) {
+    if (dp_io_socket_connect(up->bev, (const struct sockaddr *)&a->sa, (int)a->salen) != 0) {
         fail_try(r, false, "connect failed");
         return;
     }
@@ -803,7 +803,7 @@ static void flush_out(struct dp_req *r)
 {
     struct gw_buf *o = &r->c->w->scratch;
     if (o->len && r->c->bev)
-        evbuffer_add(bufferevent_get_output(r->c->bev), o->data, o->len);
+        evbuffer_add(dp_io_get_output(r->c->bev), o->data, o->len);
     gw_buf_reset(o);
 }
 
@@ -820,7 +820,7 @@ static int r_on_body(llhttp_t *p, const char *at, size_t len)
     if (len > 4096) {
         /* big pieces go straight to the client buffer, without a copy into scratch */
         flush_out(r);
-        evbuffer_add(bufferevent_get_output(r->c->bev), at, len);
+        evbuffer_add(dp_io_get_output(r->c->bev), at, len);
     } else {
         dp_wb_mem(o, at, len);
     }
@@ -863,13 +863,13 @@ static void response_done(struct dp_req *r)
     dp_conn_request_done(c);
 }
 
-static void up_read_cb(struct bufferevent *bev, void *arg)
+static void up_read_cb(struct dp_io *bev, void *arg)
 {
     struct dp_upconn *up = arg;
     struct dp_req *r = up->req;
     if (!r)
         return;
-    struct evbuffer *in = bufferevent_get_input(bev);
+    struct evbuffer *in = dp_io_get_input(bev);
     up_deadline(r, r->svc->read_timeout_ms);
     while (evbuffer_get_length(in)) {
         struct evbuffer_iovec v;
@@ -905,9 +905,9 @@ static void up_read_cb(struct bufferevent *bev, void *arg)
         return;
     }
     /* Response backpressure: stop reading the upstream while the client is slow. */
-    if (evbuffer_get_length(bufferevent_get_output(r->c->bev)) > DP_HIGH_WATER) {
+    if (evbuffer_get_length(dp_io_get_output(r->c->bev)) > DP_HIGH_WATER) {
         r->up_read_blocked = true;
-        bufferevent_disable(bev, EV_READ);
+        dp_io_disable(bev, EV_READ);
     }
 }
 
@@ -915,11 +915,11 @@ void dp_proxy_client_drained(struct dp_req *r)
 {
     if (r->up && r->up_read_blocked) {
         r->up_read_blocked = false;
-        bufferevent_enable(r->up->bev, EV_READ);
+        dp_io_enable(r->up->bev, EV_READ);
     }
 }
 
-static void up_write_cb(struct bufferevent *bev, void *arg)
+static void up_write_cb(struct dp_io *bev, void *arg)
 {
     struct dp_upconn *up = arg;
     struct dp_req *r = up->req;
@@ -930,12 +930,12 @@ static void up_write_cb(struct bufferevent *bev, void *arg)
     up_deadline(r, r->req_sent ? r->svc->read_timeout_ms : r->svc->write_timeout_ms);
     if (c->read_blocked && !r->msg_complete) {
         c->read_blocked = false;
-        bufferevent_enable(c->bev, EV_READ);
+        dp_io_enable(c->bev, EV_READ);
         dp_conn_process(c);
     }
 }
 
-static void up_event_cb(struct bufferevent *bev, short what, void *arg)
+static void up_event_cb(struct dp_io *bev, short what, void *arg)
 {
     struct dp_upconn *up = arg;
     struct dp_req *r = up->req;
@@ -944,7 +944,7 @@ static void up_event_cb(struct bufferevent *bev, short what, void *arg)
         return;
     if (what & BEV_EVENT_CONNECTED) {
         int one = 1;
-        setsockopt(bufferevent_getfd(up->bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        setsockopt(dp_io_getfd(up->bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         send_head(r);
         return;
     }
@@ -969,26 +969,26 @@ static void up_event_cb(struct bufferevent *bev, short what, void *arg)
 
 /* ---- websocket tunnel ------------------------------------------------------------------------ */
 
-static void tun_up_read(struct bufferevent *bev, void *arg)
+static void tun_up_read(struct dp_io *bev, void *arg)
 {
     struct dp_upconn *up = arg;
     struct dp_conn *c = up->tconn;
     c->deadline_ms = dp_worker_now_ms(c->w) + c->tunnel_ms;
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-    evbuffer_add_buffer(out, bufferevent_get_input(bev));
+    struct evbuffer *out = dp_io_get_output(c->bev);
+    evbuffer_add_buffer(out, dp_io_get_input(bev));
     if (evbuffer_get_length(out) > DP_HIGH_WATER)
-        bufferevent_disable(bev, EV_READ);
+        dp_io_disable(bev, EV_READ);
 }
 
-static void tun_up_write(struct bufferevent *bev, void *arg)
+static void tun_up_write(struct dp_io *bev, void *arg)
 {
     struct dp_upconn *up = arg;
     struct dp_conn *c = up->tconn;
     (void)bev;
-    bufferevent_enable(c->bev, EV_READ);
+    dp_io_enable(c->bev, EV_READ);
 }
 
-static void tun_up_event(struct bufferevent *bev, short what, void *arg)
+static void tun_up_event(struct dp_io *bev, short what, void *arg)
 {
     struct dp_upconn *up = arg;
     struct dp_conn *c = up->tconn;
@@ -999,11 +999,11 @@ static void tun_up_event(struct bufferevent *bev, short what, void *arg)
     up->tconn = NULL;
     dp_upconn_free(up);
     c->state = DP_CONN_CLOSING;
-    bufferevent_disable(c->bev, EV_READ);
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+    dp_io_disable(c->bev, EV_READ);
+    if (evbuffer_get_length(dp_io_get_output(c->bev)) == 0)
         dp_conn_close(c);
     else
-        bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+        dp_io_setwatermark(c->bev, EV_WRITE, 0, 0);
 }
 
 void dp_proxy_tunnel_start(struct dp_conn *c, struct dp_upconn *up)
@@ -1023,19 +1023,19 @@ void dp_proxy_tunnel_start(struct dp_conn *c, struct dp_upconn *up)
     dp_conn_set_timeout(c, DP_TMO_TUNNEL, c->tunnel_ms);
     /* llhttp stopped at the upgrade; the request can go now. */
     if (r->pending) {
-        bufferevent_write_buffer(up->bev, r->pending);
+        dp_io_write_buffer(up->bev, r->pending);
         evbuffer_free(r->pending);
         r->pending = NULL;
     }
     dp_req_free(r);
-    bufferevent_setcb(up->bev, tun_up_read, tun_up_write, tun_up_event, up);
-    bufferevent_setwatermark(up->bev, EV_WRITE, DP_LOW_WATER, 0);
-    bufferevent_setwatermark(c->bev, EV_WRITE, DP_LOW_WATER, 0);
-    bufferevent_enable(up->bev, EV_READ | EV_WRITE);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    dp_io_setcb(up->bev, tun_up_read, tun_up_write, tun_up_event, up);
+    dp_io_setwatermark(up->bev, EV_WRITE, DP_LOW_WATER, 0);
+    dp_io_setwatermark(c->bev, EV_WRITE, DP_LOW_WATER, 0);
+    dp_io_enable(up->bev, EV_READ | EV_WRITE);
+    dp_io_enable(c->bev, EV_READ | EV_WRITE);
     /* Bytes that arrived behind the headers on either side. */
-    if (evbuffer_get_length(bufferevent_get_input(up->bev)))
+    if (evbuffer_get_length(dp_io_get_input(up->bev)))
         tun_up_read(up->bev, up);
-    if (evbuffer_get_length(bufferevent_get_input(c->bev)))
-        bufferevent_write_buffer(up->bev, bufferevent_get_input(c->bev));
+    if (evbuffer_get_length(dp_io_get_input(c->bev)))
+        dp_io_write_buffer(up->bev, dp_io_get_input(c->bev));
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "dp_http.h"
+#include "dp_io.h"
 #include "gw_log.h"
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
@@ -135,6 +136,7 @@ struct dp_worker *dp_worker_create(int id, const struct dp_settings *set,
     gw_buf_init(&w->scratch, 0);
     w->base = event_base_new();
     w->pool = dp_pool_create(w);
+    w->io = w->base ? dp_io_loop_create(w->base) : NULL;
     w->md = dp_router_match_data_create();
     /* Stop requests arrive from the main thread through an eventfd: the loops are built
      * without libevent's thread locking, which would cost a mutex on every event operation. */
@@ -145,7 +147,7 @@ struct dp_worker *dp_worker_create(int id, const struct dp_settings *set,
     if (w->stop_ev)
         event_add(w->stop_ev, NULL);
     w->force_ev = w->base ? evtimer_new(w->base, force_cb, w) : NULL;
-    if (!w->base || !w->pool || !w->md || !w->stop_ev || !w->force_ev) {
+    if (!w->base || !w->pool || !w->io || !w->md || !w->stop_ev || !w->force_ev) {
         snprintf(err, errlen, "out of memory");
         dp_worker_destroy(w);
         return NULL;
@@ -250,6 +252,7 @@ void dp_worker_destroy(struct dp_worker *w)
         event_free(w->force_ev);
     if (w->tick_ev)
         event_free(w->tick_ev);
+    dp_io_loop_destroy(w->io);
     if (w->md)
         pcre2_match_data_free(w->md);
     dp_config_unref(w->cfg);

@@ -19,6 +19,7 @@
 #include "gw_listen.h"
 
 struct dp_conn;
+struct dp_io_loop;
 struct dp_pool;
 
 struct dp_worker {
@@ -41,6 +42,7 @@ struct dp_worker {
     int stop_fd;              /* eventfd: main thread -> worker stop request */
     struct gw_buf scratch;    /* response heads are built here (worker thread only) */
     struct dp_req *free_reqs; /* finished requests kept for reuse */
+    struct dp_io_loop *io;    /* batched socket writes */
     size_t nfree_reqs;
     bool draining;
     struct event *tick_ev; /* 100 ms: timeouts of connections and pooled connections */
