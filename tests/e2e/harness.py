@@ -335,10 +335,10 @@ class Upstream:
     """A real HTTP/1.1 upstream on 127.0.0.1 answering JSON that names it ({"server": name, ...}).
     status and delay can be changed while it runs; hits counts requests."""
 
-    def __init__(self, name, port=None):
+    def __init__(self, name, port=None, host="127.0.0.1"):
         self.name = name
         self.port = port or free_port()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _UpstreamHandler)
+        self.httpd = ThreadingHTTPServer((host, self.port), _UpstreamHandler)
         self.httpd.daemon_threads = True
         self.httpd.handle_error = lambda request, client_address: None  # peers that hang up
         self.httpd.name = name
