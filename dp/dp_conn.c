@@ -318,7 +318,7 @@ static int on_headers_complete(llhttp_t *p)
         r->error_status = 400; /* HTTP/0.9 and unknown versions */
         return -1;
     }
-    r->keepalive = llhttp_should_keep_alive(p);
+    r->keepalive = llhttp_should_keep_alive(p) && c->w->set->keepalive_timeout_s > 0;
     r->chunked = (p->flags & F_CHUNKED) != 0;
     r->upgrade = p->upgrade != 0;
     /* Duplicate Content-Length headers, even equal ones, are a smuggling vector. */
@@ -474,7 +474,7 @@ void dp_conn_respond(struct dp_conn *c, int status, const char *message, const c
     if (r->up)
         dp_proxy_release(r, false);
     if (!r->msg_complete || status == 400 || status == 408 || status == 413 || status == 414 ||
-        status == 431 || c->w->draining)
+        status == 431 || c->w->draining || !r->keepalive)
         c->close_after = true;
     bool head = r->headers_done && r->method == HTTP_HEAD;
     char body[512];
@@ -571,8 +571,8 @@ void dp_conn_request_done(struct dp_conn *c)
     if (!r)
         return;
     dp_metrics_request(r->svc ? r->svc->metrics : NULL, r->status);
-    if (!r->msg_complete || !r->keepalive)
-        c->close_after = true;
+    if (!r->msg_complete || !r->keepalive || c->w->set->keepalive_timeout_s == 0)
+        c->close_after = true; /* keepalive_timeout = 0 disables client keep-alive */
     c->req = NULL;
     dp_req_free(r);
     if (c->close_after || c->w->draining) {
