@@ -2,6 +2,7 @@
  * reusing or opening a connection, writing the rewritten request, streaming the body, parsing
  * and forwarding the response, retries on connection errors and timeouts, websocket tunnels.
  * SPDX-License-Identifier: Apache-2.0 */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -567,17 +568,56 @@ void dp_proxy_push_body(struct dp_req *r)
 
 static const llhttp_settings_t resp_settings;
 
-static struct dp_upconn *upconn_new(struct dp_req *r)
+/* TLS server name for an https service: the upstream host name without port (none for an IP,
+ * as nginx's proxy_ssl_server_name). */
+static void tls_sni(struct dp_req *r, char *out, size_t outlen)
+{
+    const struct dp_service *s = r->svc;
+    const char *name =
+        s->upstream ? (s->upstream->host_header ? s->upstream->host_header : r->addr->target->name)
+                    : s->host;
+    size_t n = strcspn(name, ":");
+    unsigned char tmp[16];
+    char host[256];
+    snprintf(host, sizeof(host), "%.*s", (int)n, name);
+    if (inet_pton(AF_INET, host, tmp) == 1 || strchr(name, ':') != NULL)
+        host[0] = '\0';
+    snprintf(out, outlen, "%s", host);
+}
+
+/* Keep-alive pool key: the address, plus the TLS server name for https services, so plain and
+ * TLS connections (or different names) never mix. */
+static const char *pool_key(struct dp_req *r, char *buf, size_t len)
+{
+    if (!r->svc->https)
+        return r->addr->key;
+    char sni[256];
+    tls_sni(r, sni, sizeof(sni));
+    snprintf(buf, len, "%s|tls|%s", r->addr->key, sni);
+    return buf;
+}
+
+static struct dp_upconn *upconn_new(struct dp_req *r, const char *key)
 {
     struct dp_upconn *up = calloc(1, sizeof(*up));
     if (!up)
         return NULL;
     up->w = r->c->w;
-    snprintf(up->key, sizeof(up->key), "%s", r->addr->key);
+    snprintf(up->key, sizeof(up->key), "%s", key);
     up->bev = dp_io_socket_new(up->w->io, -1);
     if (!up->bev) {
         free(up);
         return NULL;
+    }
+    if (r->svc->https) {
+        char sni[256];
+        tls_sni(r, sni, sizeof(sni));
+        SSL_CTX *ctx = dp_worker_tls_ctx(up->w);
+        if (!ctx || dp_io_set_tls(up->bev, ctx, sni) != 0) {
+            dp_io_free(up->bev);
+            free(up);
+            return NULL;
+        }
     }
     return up;
 }
@@ -652,13 +692,15 @@ static void try_next(struct dp_req *r)
     atomic_fetch_add_explicit(&a->state->active, 1, memory_order_relaxed);
     r->counted = true;
     r->t_up_start_us = gw_time_mono_us();
-    struct dp_upconn *up = dp_pool_get(c->w->pool, a->key);
+    char keybuf[sizeof(((struct dp_upconn *)0)->key)];
+    const char *key = pool_key(r, keybuf, sizeof(keybuf));
+    struct dp_upconn *up = dp_pool_get(c->w->pool, key);
     if (up) {
         attach(r, up);
         send_head(r);
         return;
     }
-    up = upconn_new(r);
+    up = upconn_new(r, key);
     if (!up) {
         dp_conn_respond(c, 500, NULL, NULL);
         return;
