@@ -321,6 +321,13 @@ static int on_headers_complete(llhttp_t *p)
     r->keepalive = llhttp_should_keep_alive(p) && c->w->set->keepalive_timeout_s > 0;
     r->chunked = (p->flags & F_CHUNKED) != 0;
     r->upgrade = p->upgrade != 0;
+    /* Like nginx: HTTP/1.1 needs exactly one Host header. */
+    int host = dp_hblock_find(&r->hb, "host", 4, 0);
+    if ((host < 0 && r->http_minor >= 1) ||
+        (host >= 0 && dp_hblock_find(&r->hb, "host", 4, (size_t)host + 1) >= 0)) {
+        r->error_status = 400;
+        return -1;
+    }
     /* Duplicate Content-Length headers, even equal ones, are a smuggling vector. */
     int cl = dp_hblock_find(&r->hb, "content-length", 14, 0);
     if (cl >= 0 && dp_hblock_find(&r->hb, "content-length", 14, (size_t)cl + 1) >= 0) {

@@ -40,6 +40,8 @@ SMUGGLING = {
     "obs_fold": b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n Transfer-Encoding: chunked\r\n\r\n",
     "nul_in_header": b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n",
     "http09": b"GET /\r\n\r\n",
+    "duplicate_host": b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    "missing_host_http11": b"GET / HTTP/1.1\r\nX-A: 1\r\n\r\n",
 }
 
 
