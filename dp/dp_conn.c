@@ -635,18 +635,24 @@ static void dispatch(struct dp_conn *c)
         dp_config_ref(cfg);
         r->cfg = cfg;
     }
-    /* Request target: origin-form, or absolute-form whose authority is ignored here. */
+    /* Request target: origin-form, or absolute-form whose authority replaces the Host header
+     * (RFC 9112 3.2.2); from here on url_o/url_l point at the origin-form part. */
     const char *url = r->hb.buf + r->url_o;
     size_t ulen = r->url_l;
+    const char *authority = NULL;
+    size_t alen = 0;
     if (ulen > 7 && strncasecmp(url, "http://", 7) == 0) {
         const char *slash = memchr(url + 7, '/', ulen - 7);
         if (!slash) {
-            url = "/";
-            ulen = 1;
-        } else {
-            ulen -= (size_t)(slash - url);
-            url = slash;
+            dp_conn_respond(c, 400, NULL, NULL);
+            return;
         }
+        authority = url + 7;
+        alen = (size_t)(slash - authority);
+        r->url_o += (uint32_t)(slash - url);
+        r->url_l -= (uint32_t)(slash - url);
+        url = slash;
+        ulen = r->url_l;
     }
     const char *q = memchr(url, '?', ulen);
     size_t plen = q ? (size_t)(q - url) : ulen;
@@ -665,6 +671,29 @@ static void dispatch(struct dp_conn *c)
         return;
     }
     request_host(r);
+    if (authority) {
+        const char *at = memchr(authority, '@', alen);
+        if (at) {
+            alen -= (size_t)(at + 1 - authority);
+            authority = at + 1;
+        }
+        size_t n = alen;
+        if (n && authority[0] == '[') {
+            const char *rb = memchr(authority, ']', n);
+            if (rb)
+                n = (size_t)(rb - authority) + 1;
+        } else {
+            const char *colon = memchr(authority, ':', n);
+            if (colon)
+                n = (size_t)(colon - authority);
+        }
+        if (n >= sizeof(r->hostbuf))
+            n = sizeof(r->hostbuf) - 1;
+        for (size_t i = 0; i < n; i++)
+            r->hostbuf[i] = (char)tolower((unsigned char)authority[i]);
+        r->hostbuf[n] = '\0';
+        r->host_len = n;
+    }
     if (!cfg) {
         dp_conn_respond(c, 404, "no Route matched with those values", NULL);
         return;
