@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster/cp_cluster.h"
+#include "cluster/cp_cluster_gencert.h"
 #include "cp_conf.h"
 #include "gw_cli.h"
 #include "gw_log.h"
@@ -46,8 +48,16 @@ static int run(struct gw_conf *conf)
     struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
     evsignal_add(sigterm, NULL);
     evsignal_add(sigint, NULL);
+    struct cp_cluster *cluster = NULL;
+    if (cp_cluster_start(conf, &cluster) != GW_OK) {
+        event_free(sigterm);
+        event_free(sigint);
+        event_base_free(base);
+        return 1;
+    }
     GW_LOG(GW_LOG_NOTICE, "control plane started version=%s", PORTICO_VERSION);
     event_base_dispatch(base);
+    cp_cluster_stop(cluster);
     event_free(sigterm);
     event_free(sigint);
     event_base_free(base);
@@ -82,7 +92,9 @@ int main(int argc, char **argv)
         return 0;
     }
     int rc;
-    if (cli.argc > 0) {
+    if (cli.argc > 0 && strcmp(cli.argv[0], "gen-cert") == 0) {
+        rc = cp_cluster_gencert_main(cli.argc, cli.argv);
+    } else if (cli.argc > 0) {
         fprintf(stderr, "portico-cp: unknown command '%s' (see --help)\n", cli.argv[0]);
         rc = 2;
     } else {
