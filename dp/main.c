@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster/dp_cluster_client.h"
 #include "dp_conf.h"
 #include "gw_cli.h"
 #include "gw_log.h"
@@ -43,8 +44,19 @@ static int run(struct gw_conf *conf)
     struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
     evsignal_add(sigterm, NULL);
     evsignal_add(sigint, NULL);
+    /* TODO(dp merge): pass dp_config_apply and dp_config_current once they exist */
+    size_t max_payload = gw_conf_size(conf, "cluster_max_payload");
+    struct dp_cluster_client *cluster = NULL;
+    if (dp_cluster_client_start(conf, dp_cluster_apply_open_only, &max_payload, NULL, &cluster) !=
+        GW_OK) {
+        event_free(sigterm);
+        event_free(sigint);
+        event_base_free(base);
+        return 1;
+    }
     GW_LOG(GW_LOG_NOTICE, "data plane started version=%s", PORTICO_VERSION);
     event_base_dispatch(base);
+    dp_cluster_client_stop(cluster);
     event_free(sigterm);
     event_free(sigint);
     event_base_free(base);

@@ -322,7 +322,8 @@ static void handle_nack(struct cp_cluster_server *s, struct conn *c, const Porti
     snprintf(row->last_error, sizeof(row->last_error), "%s", b.data ? b.data : "");
     gw_buf_cleanup(&b);
     snprintf(row->sync_status, sizeof(row->sync_status), "config_rejected");
-    const char *hash = n->hash ? n->hash : "";
+    /* a Nack without a hash (message too large to read) is about what was sent last */
+    const char *hash = n->hash && n->hash[0] ? n->hash : c->sent_hash;
     snprintf(c->nacked_hash, sizeof(c->nacked_hash), "%s", hash);
     nack_remember(s, row->id, hash);
     registry_put(s, c);
