@@ -397,6 +397,12 @@ static int handle_message(struct lws *wsi, struct cp_cluster_server *s, struct c
 
 /* ---- TLS checks ---- */
 
+static void strip_v4mapped(char *peer)
+{
+    if (strncmp(peer, "::ffff:", 7) == 0)
+        memmove(peer, peer + 7, strlen(peer + 7) + 1);
+}
+
 static void peer_of_ssl(SSL *ssl, char *out, size_t outlen)
 {
     struct sockaddr_storage ss;
@@ -409,6 +415,7 @@ static void peer_of_ssl(SSL *ssl, char *out, size_t outlen)
         inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, (socklen_t)outlen);
     else if (ss.ss_family == AF_INET6)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, (socklen_t)outlen);
+    strip_v4mapped(out);
 }
 
 /* The client certificate check (lws calls it once per chain depth; preverify = OpenSSL's
@@ -472,9 +479,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
     case LWS_CALLBACK_SSL_INFO: {
         const struct lws_ssl_info *si = in;
-        if ((si->where & SSL_CB_ALERT) && (si->where & SSL_CB_WRITE)) {
+        SSL *ssl = lws_get_ssl(wsi);
+        /* fatal alerts we send during the handshake: a refused client */
+        if ((si->where & SSL_CB_ALERT) && (si->where & SSL_CB_WRITE) &&
+            strcmp(SSL_alert_type_string(si->ret), "F") == 0 && ssl && SSL_in_init(ssl)) {
             char peer[64] = "-";
-            lws_get_peer_simple(wsi, peer, sizeof(peer));
+            peer_of_ssl(ssl, peer, sizeof(peer));
             GW_LOG(GW_LOG_WARN,
                    "control plane refused TLS connection peer=%s alert=\"%s\" (a data plane "
                    "without a valid certificate is refused here)",
@@ -511,6 +521,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         c->sent_revision = -1;
         gw_buf_init(&c->rx, s->o.max_payload);
         lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+        strip_v4mapped(c->peer);
         SSL *ssl = lws_get_ssl(wsi);
         X509 *pc = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
         if (!pc) {

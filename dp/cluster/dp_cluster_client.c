@@ -380,6 +380,8 @@ static void connect_cb(lws_sorted_usec_list_t *sul)
     ci.local_protocol_name = CLUSTER_SUBPROTOCOL;
     ci.ssl_connection = LCCSCF_USE_SSL;
     ci.pwsi = &c->wsi;
+    tls_we_refused[0] = tls_they_refused[0] = '\0';
+    tls_handshake_done = false;
     GW_LOG(GW_LOG_INFO, "connecting to control plane address=%s server_name=%s mode=%s",
            c->cp_label, name, c->pki ? "pki" : "shared");
     if (!lws_client_connect_via_info(&ci)) {
@@ -554,9 +556,42 @@ static bool check_pin(struct dp_cluster_client *c, struct lws *wsi)
     return ok;
 }
 
+/* What TLS said about the last failed handshake (lws thread only): lws logs certificate
+ * verification failures, OpenSSL reports alerts the control plane sent. */
+static char tls_we_refused[256];
+static char tls_they_refused[256];
+static bool tls_handshake_done;
+
+static void lws_log_emit(int level, const char *line)
+{
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s", line);
+    buf[strcspn(buf, "\n")] = '\0';
+    const char *e = strstr(buf, "SSL error: ");
+    if (e)
+        snprintf(tls_we_refused, sizeof(tls_we_refused), "%s", e + 11);
+    GW_LOG(level == LLL_ERR ? GW_LOG_INFO : GW_LOG_DEBUG, "libwebsockets: %s", buf);
+}
+
+static void tls_info_cb(const SSL *ssl, int where, int ret)
+{
+    (void)ssl;
+    if (where & SSL_CB_HANDSHAKE_DONE)
+        tls_handshake_done = true;
+    if ((where & SSL_CB_ALERT) && (where & SSL_CB_READ) &&
+        strcmp(SSL_alert_type_string(ret), "F") == 0)
+        snprintf(tls_they_refused, sizeof(tls_they_refused), "%s", SSL_alert_desc_string_long(ret));
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
+    if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS) {
+        SSL_CTX_set_info_callback((SSL_CTX *)user, tls_info_cb);
+        return 0;
+    }
+    if (!wsi)
+        return 0;
     /* one client per process: the context carries it */
     struct dp_cluster_client *c = lws_context_user(lws_get_context(wsi));
     (void)user;
@@ -565,20 +600,35 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     switch (reason) {
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
         const char *why = in ? (const char *)in : "unknown";
-        const char *who = "connection failed";
-        if (strstr(why, "alert") || strstr(why, "certificate required") ||
-            strstr(why, "unknown ca") || strstr(why, "bad certificate"))
-            who = "the control plane refused this data plane's certificate (TLS alert)";
-        else if (strstr(why, "mismatch") || strstr(why, "verify") || strstr(why, "self-signed") ||
-                 strstr(why, "self signed") || strstr(why, "expired") || strstr(why, "issuer"))
-            who = "this data plane refused the control plane's certificate";
-        GW_LOG(GW_LOG_WARN, "cannot connect to control plane address=%s: %s reason=\"%s\"",
-               c->cp_label, who, why);
+        if (tls_we_refused[0])
+            GW_LOG(GW_LOG_ERROR,
+                   "data plane refused control plane certificate address=%s mode=%s "
+                   "reason=\"%s\"",
+                   c->cp_label, c->pki ? "pki" : "shared", tls_we_refused);
+        else if (tls_they_refused[0])
+            GW_LOG(GW_LOG_ERROR,
+                   "control plane refused this data plane's certificate address=%s mode=%s "
+                   "tls_alert=\"%s\"",
+                   c->cp_label, c->pki ? "pki" : "shared", tls_they_refused);
+        else if (tls_handshake_done)
+            /* TLS 1.3 clients finish their side of the handshake before the server checks the
+             * client certificate; the refusal then shows as a close before the upgrade. */
+            GW_LOG(GW_LOG_ERROR,
+                   "control plane closed the connection right after the TLS handshake: it "
+                   "refused this data plane's certificate (see its log) address=%s mode=%s "
+                   "reason=\"%s\"",
+                   c->cp_label, c->pki ? "pki" : "shared", why);
+        else
+            GW_LOG(GW_LOG_WARN, "cannot connect to control plane address=%s reason=\"%s\"",
+                   c->cp_label, why);
+        tls_we_refused[0] = tls_they_refused[0] = '\0';
+        tls_handshake_done = false;
         drop_connection_state(c);
         schedule_connect(c, true);
         return 0;
     }
     case LWS_CALLBACK_CLIENT_ESTABLISHED: {
+        tls_we_refused[0] = tls_they_refused[0] = '\0';
         if (!check_pin(c, wsi))
             return -1;
         pthread_mutex_lock(&c->lock);
@@ -656,14 +706,6 @@ static void *lws_main(void *arg)
         if (lws_service(c->ctx, 0) < 0)
             break;
     return NULL;
-}
-
-static void lws_log_emit(int level, const char *line)
-{
-    char buf[512];
-    snprintf(buf, sizeof(buf), "%s", line);
-    buf[strcspn(buf, "\n")] = '\0';
-    GW_LOG(level == LLL_ERR ? GW_LOG_WARN : GW_LOG_INFO, "libwebsockets: %s", buf);
 }
 
 /* Parses "host:port, [v6]:port, ..." into c->cps. */
