@@ -30,6 +30,12 @@
 #define MAX_NACK_ERRORS     100
 #define OUTQ_MAX            64
 
+/* What TLS said about the last failed handshake (lws thread only): lws logs certificate
+ * verification failures, OpenSSL reports alerts the control plane sent. */
+static char tls_we_refused[256];
+static char tls_they_refused[256];
+static bool tls_handshake_done;
+
 struct cp_addr {
     char host[256];
     int port;
@@ -555,12 +561,6 @@ static bool check_pin(struct dp_cluster_client *c, struct lws *wsi)
                c->cp_label);
     return ok;
 }
-
-/* What TLS said about the last failed handshake (lws thread only): lws logs certificate
- * verification failures, OpenSSL reports alerts the control plane sent. */
-static char tls_we_refused[256];
-static char tls_they_refused[256];
-static bool tls_handshake_done;
 
 static void lws_log_emit(int level, const char *line)
 {
