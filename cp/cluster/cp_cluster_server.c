@@ -485,10 +485,15 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             strcmp(SSL_alert_type_string(si->ret), "F") == 0 && ssl && SSL_in_init(ssl)) {
             char peer[64] = "-";
             peer_of_ssl(ssl, peer, sizeof(peer));
+            int code = si->ret & 0xff;
+            /* OpenSSL 3.0 has no text for TLS 1.3's certificate_required (116) */
+            const char *desc = code == 116 ? "certificate required: the client sent no "
+                                             "certificate"
+                                           : SSL_alert_desc_string_long(si->ret);
             GW_LOG(GW_LOG_WARN,
-                   "control plane refused TLS connection peer=%s alert=\"%s\" (a data plane "
-                   "without a valid certificate is refused here)",
-                   peer, SSL_alert_desc_string_long(si->ret));
+                   "control plane refused TLS connection peer=%s alert=%d "
+                   "reason=\"%s\"",
+                   peer, code, desc);
         }
         return 0;
     }
