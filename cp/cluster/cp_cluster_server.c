@@ -77,6 +77,8 @@ struct conn {
     char nacked_hash[GW_SNAPSHOT_HASH_HEXLEN + 1];
     uint8_t *reply; /* queued HelloReply bytes (owned) */
     size_t reply_len;
+    bool hb_due;      /* a Heartbeat answer is owed */
+    int idle_timeout; /* seconds of silence before the connection is dropped */
 };
 
 /* The one server of this process. The TLS verification and cancel callbacks run with internal
@@ -159,6 +161,29 @@ static bool queue_reply(struct conn *c, const Portico__V1__HelloReply *r)
     return true;
 }
 
+/* Makes the answer to a data plane Heartbeat the message in progress. */
+static bool build_heartbeat(struct cp_cluster_server *s, struct conn *c)
+{
+    Portico__V1__ClusterMessage m = PORTICO__V1__CLUSTER_MESSAGE__INIT;
+    Portico__V1__Heartbeat h = PORTICO__V1__HEARTBEAT__INIT;
+    h.has_applied_revision = 1;
+    h.applied_revision = s->current ? s->current->revision : 0;
+    h.applied_hash = s->current ? s->current->hash : "";
+    h.has_unix_ms = 1;
+    h.unix_ms = gw_time_unix_ms();
+    m.msg_case = PORTICO__V1__CLUSTER_MESSAGE__MSG_HEARTBEAT;
+    m.heartbeat = &h;
+    size_t len = portico__v1__cluster_message__get_packed_size(&m);
+    uint8_t *b = malloc(len ? len : 1);
+    if (!b)
+        return false;
+    portico__v1__cluster_message__pack(&m, b);
+    c->tx_owned = b;
+    c->tx_data = b;
+    c->tx_len = len;
+    return true;
+}
+
 /* Writes the next chunk of the message in progress, or starts the next message. Returns -1 to
  * close the connection. */
 static int on_writeable(struct lws *wsi, struct cp_cluster_server *s, struct conn *c)
@@ -179,6 +204,10 @@ static int on_writeable(struct lws *wsi, struct cp_cluster_server *s, struct con
                    "sending snapshot node_id=%s peer=%s revision=%lld hash=%s bytes=%zu",
                    c->row ? c->row->id : "-", c->peer, (long long)c->tx_snap->revision,
                    c->tx_snap->hash, c->tx_len);
+        } else if (c->hb_due) {
+            c->hb_due = false;
+            if (!build_heartbeat(s, c))
+                return -1;
         } else if (c->state == CONN_REFUSED) {
             lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)"refused", 7);
             return -1;
@@ -204,7 +233,7 @@ static int on_writeable(struct lws *wsi, struct cp_cluster_server *s, struct con
     c->tx_off += n;
     if (c->tx_off == c->tx_len)
         tx_done(c);
-    if (c->tx_data || c->reply || snapshot_due(s, c) || c->state == CONN_REFUSED)
+    if (c->tx_data || c->reply || c->hb_due || snapshot_due(s, c) || c->state == CONN_REFUSED)
         lws_callback_on_writable(wsi);
     return 0;
 }
@@ -259,7 +288,10 @@ static void handle_hello(struct lws *wsi, struct cp_cluster_server *s, struct co
     } else {
         r.accepted = 1;
         c->state = CONN_ACCEPTED;
-        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+        int hb =
+            h->has_heartbeat_interval && h->heartbeat_interval > 0 ? h->heartbeat_interval : 10;
+        c->idle_timeout = hb > 3600 ? 3 * 3600 + 5 : 3 * hb + 5;
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, c->idle_timeout);
         snprintf(c->nacked_hash, sizeof(c->nacked_hash), "%s", nack_lookup(s, node_id));
         /* A data plane that already runs the current config gets nothing new. */
         if (s->current && h->applied_hash && strcmp(h->applied_hash, s->current->hash) == 0 &&
@@ -331,9 +363,11 @@ static void handle_nack(struct cp_cluster_server *s, struct conn *c, const Porti
            hash, row->last_error);
 }
 
-static void handle_heartbeat(struct cp_cluster_server *s, struct conn *c,
+static void handle_heartbeat(struct lws *wsi, struct cp_cluster_server *s, struct conn *c,
                              const Portico__V1__Heartbeat *h)
 {
+    c->hb_due = true;
+    lws_callback_on_writable(wsi);
     struct cp_cluster_reg_row *row = c->row;
     const char *hash = h->applied_hash ? h->applied_hash : "";
     snprintf(row->config_hash, sizeof(row->config_hash), "%s", hash);
@@ -373,6 +407,8 @@ static int handle_message(struct lws *wsi, struct cp_cluster_server *s, struct c
             handle_hello(wsi, s, c, m->hello);
         }
     } else if (c->state == CONN_ACCEPTED) {
+        /* any message proves the data plane alive */
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, c->idle_timeout);
         switch (m->msg_case) {
         case PORTICO__V1__CLUSTER_MESSAGE__MSG_ACK:
             handle_ack(s, c, m->ack);
@@ -381,7 +417,7 @@ static int handle_message(struct lws *wsi, struct cp_cluster_server *s, struct c
             handle_nack(s, c, m->nack);
             break;
         case PORTICO__V1__CLUSTER_MESSAGE__MSG_HEARTBEAT:
-            handle_heartbeat(s, c, m->heartbeat);
+            handle_heartbeat(wsi, s, c, m->heartbeat);
             break;
         case PORTICO__V1__CLUSTER_MESSAGE__MSG_HEALTH_REPORT:
             break;

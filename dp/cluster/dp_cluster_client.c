@@ -336,6 +336,8 @@ static void send_hello(struct dp_cluster_client *c, unsigned epoch)
     h.has_applied_revision = 1;
     h.applied_revision = rev;
     h.applied_hash = hash;
+    h.has_heartbeat_interval = 1;
+    h.heartbeat_interval = c->hb_interval_s;
     m.msg_case = PORTICO__V1__CLUSTER_MESSAGE__MSG_HELLO;
     m.hello = &h;
     pack_and_push(c, &m, epoch);
@@ -482,8 +484,10 @@ static int on_writeable(struct lws *wsi, struct dp_cluster_client *c)
 }
 
 /* Handles one complete message from the control plane. Returns -1 to close. */
-static int handle_message(struct dp_cluster_client *c)
+static int handle_message(struct dp_cluster_client *c, struct lws *wsi)
 {
+    /* the control plane answers every heartbeat: silence means it is gone */
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 3 * c->hb_interval_s + 5);
     Portico__V1__ClusterMessage *m =
         portico__v1__cluster_message__unpack(NULL, c->rx.len, (const uint8_t *)c->rx.data);
     size_t len = c->rx.len;
@@ -533,6 +537,10 @@ static int handle_message(struct dp_cluster_client *c)
         pthread_cond_signal(&c->cond);
         pthread_mutex_unlock(&c->lock);
         return 0; /* ownership moved to the apply thread */
+    case PORTICO__V1__CLUSTER_MESSAGE__MSG_HEARTBEAT:
+        GW_DEBUG("control plane heartbeat revision=%lld",
+                 (long long)m->heartbeat->applied_revision);
+        break;
     case PORTICO__V1__CLUSTER_MESSAGE__MSG_HEALTH_COMMAND:
         GW_LOG(GW_LOG_INFO, "health command from control plane ignored (not supported yet)");
         break;
@@ -631,6 +639,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         tls_we_refused[0] = tls_they_refused[0] = '\0';
         if (!check_pin(c, wsi))
             return -1;
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 3 * c->hb_interval_s + 5);
         pthread_mutex_lock(&c->lock);
         unsigned epoch = c->epoch;
         pthread_mutex_unlock(&c->lock);
@@ -671,7 +680,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             lws_callback_on_writable(wsi);
             return 0;
         }
-        return handle_message(c);
+        return handle_message(c, wsi);
 
     case LWS_CALLBACK_CLIENT_WRITEABLE:
         return on_writeable(wsi, c);

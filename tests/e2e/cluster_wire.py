@@ -76,8 +76,10 @@ def _read_varint(buf, i):
 HELLO, HELLO_REPLY, SNAPSHOT, ACK, NACK, HEARTBEAT = 1, 2, 3, 4, 5, 6
 
 
-def hello(node_id, version="0.1.0", hostname="fake"):
+def hello(node_id, version="0.1.0", hostname="fake", heartbeat_interval=None):
     body = field_bytes(1, node_id) + field_bytes(2, hostname) + field_bytes(3, version)
+    if heartbeat_interval is not None:
+        body += field_varint(7, heartbeat_interval)
     return field_bytes(HELLO, body)
 
 

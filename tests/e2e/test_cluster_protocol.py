@@ -98,6 +98,25 @@ class ControlPlaneFacesBadDataPlanes(Base):
         self.assertEqual(row["version"], "0.1.7")
         self.assertEqual(row["hostname"], "fake")
 
+    def test_silent_data_plane_is_dropped_and_heartbeats_are_answered(self):
+        c = self.fake_dp(self.cp)
+        nid = str(uuid.uuid4())
+        c.send(w.hello(nid, heartbeat_interval=1))
+        self.assertEqual(self.hello_reply(c)[1], [1])
+        c.recv()  # the snapshot
+        # a heartbeat is answered with the control plane's current revision
+        c.send(w.field_bytes(w.HEARTBEAT, w.field_varint(1, self.rev)))
+        op, payload = c.recv()
+        hb = w.parse(w.parse(payload)[w.HEARTBEAT][0])
+        self.assertEqual(hb[1], [self.rev])
+        self.assertEqual(len(hb[2][0]), 64)
+        # then silence: dropped after 3 intervals + 5 s, and recorded as disconnected
+        t0 = time.monotonic()
+        expect_closed(c)
+        self.assertGreater(time.monotonic() - t0, 5)
+        harness.wait_for(lambda: cu.row_of(self.db, nid)["connected"] is False,
+                         what="disconnected in registry")
+
     def check_refused(self, version, words):
         c = self.fake_dp(self.cp)
         nid = str(uuid.uuid4())
