@@ -100,33 +100,65 @@ static void mark_present(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 
 /* ---- JSON -> protobuf ---- */
 
+#define PATH_MAX_DEPTH (MAX_DEPTH * 2 + 4)
+
+/* One step of the path to the field being converted: a key, or an index into an array (key
+ * NULL), or a bracketed id (key and bracket). Formatted only when an error is reported. */
+struct path_seg {
+    const char *key;
+    size_t index;
+    bool bracket;
+};
+
 struct ctx {
     unsigned flags;
     char *err;
     size_t errlen;
-    char path[256];
+    struct path_seg path[PATH_MAX_DEPTH];
+    size_t depth;
 };
+
+static void format_path(const struct ctx *c, char *out, size_t outlen)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < c->depth && used < outlen; i++) {
+        const struct path_seg *p = &c->path[i];
+        int n;
+        if (p->bracket)
+            n = snprintf(out + used, outlen - used, "[%s]", p->key);
+        else if (!p->key)
+            n = snprintf(out + used, outlen - used, "[%zu]", p->index);
+        else
+            n = snprintf(out + used, outlen - used, "%s%s", used ? "." : "", p->key);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
 
 static enum gw_err fail(struct ctx *c, const char *fmt, const char *detail)
 {
     if (c->errlen) {
-        char msg[160];
+        char msg[160], path[256];
         snprintf(msg, sizeof(msg), fmt, detail ? detail : "");
-        snprintf(c->err, c->errlen, "%s%s%s", c->path, c->path[0] ? ": " : "", msg);
+        format_path(c, path, sizeof(path));
+        snprintf(c->err, c->errlen, "%s%s%s", path, path[0] ? ": " : "", msg);
     }
     return GW_ERR_INVALID;
 }
 
-static size_t path_push(struct ctx *c, const char *name)
+static size_t path_push(struct ctx *c, const char *key, size_t index, bool bracket)
 {
-    size_t old = strlen(c->path);
-    snprintf(c->path + old, sizeof(c->path) - old, "%s%s", old ? "." : "", name);
+    size_t old = c->depth;
+    if (c->depth < PATH_MAX_DEPTH)
+        c->path[c->depth++] = (struct path_seg){.key = key, .index = index, .bracket = bracket};
     return old;
 }
 
 static void path_pop(struct ctx *c, size_t old)
 {
-    c->path[old] = '\0';
+    c->depth = old;
 }
 
 static enum gw_err to_msg(struct ctx *c, const ProtobufCMessageDescriptor *desc, const json_t *obj,
@@ -327,10 +359,7 @@ static enum gw_err to_repeated(struct ctx *c, const ProtobufCFieldDescriptor *f,
     /* Publish the array at once so a failure frees what was converted so far. */
     *(void **)field_ptr(m, f->offset) = arr;
     for (size_t i = 0; i < n; i++) {
-        char idx[24];
-        snprintf(idx, sizeof(idx), "[%zu]", i);
-        size_t old = strlen(c->path);
-        snprintf(c->path + old, sizeof(c->path) - old, "%s", idx);
+        size_t old = path_push(c, NULL, i, false);
         enum gw_err rc = to_value(c, f, json_array_get(v, i), depth, arr + i * sz);
         path_pop(c, old);
         if (rc != GW_OK)
@@ -385,7 +414,7 @@ static enum gw_err to_msg(struct ctx *c, const ProtobufCMessageDescriptor *desc,
     json_object_foreach((json_t *)obj, key, v)
     {
         const ProtobufCFieldDescriptor *f;
-        size_t old = path_push(c, key);
+        size_t old = path_push(c, key, 0, false);
         if (desc == &portico__v1__plugin__descriptor && strcmp(key, "config") == 0) {
             const char *name = json_string_value(json_object_get(obj, "name"));
             f = plugin_config_field(name);
@@ -585,12 +614,10 @@ enum gw_err gw_pbjson_config_add(Portico__V1__Config *cfg, const char *table, co
     struct ctx c = {.flags = flags, .err = err, .errlen = errlen};
     if (errlen)
         err[0] = '\0';
-    snprintf(c.path, sizeof(c.path), "%s", table);
+    path_push(&c, table, 0, false);
     const char *id = json_string_value(json_object_get(doc, "id"));
-    if (id) {
-        size_t old = strlen(c.path);
-        snprintf(c.path + old, sizeof(c.path) - old, "[%s]", id);
-    }
+    if (id)
+        path_push(&c, id, 0, true);
     ProtobufCMessage *m = NULL;
     enum gw_err rc = to_msg(&c, f->descriptor, doc, 0, &m);
     if (rc != GW_OK)

@@ -75,11 +75,14 @@ enum gw_err cp_cluster_builder_read(PGconn *conn, Portico__V1__Config **cfg_out,
         goto fail;
     }
     const ProtobufCMessageDescriptor *cd = &portico__v1__config__descriptor;
+    uint64_t sql_us = 0, parse_us = 0, conv_us = 0;
     for (unsigned i = 0; i < cd->n_fields; i++) {
         const char *table = cd->fields[i].name;
         char sql[128];
         snprintf(sql, sizeof(sql), "SELECT doc::text FROM %s ORDER BY id", table);
+        uint64_t t0 = gw_time_mono_us();
         r = PQexec(conn, sql);
+        sql_us += gw_time_mono_us() - t0;
         if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
             snprintf(err, errlen, "cannot read %s: %s", table, PQerrorMessage(conn));
             err[strcspn(err, "\n")] = '\0';
@@ -88,7 +91,11 @@ enum gw_err cp_cluster_builder_read(PGconn *conn, Portico__V1__Config **cfg_out,
         int n = PQntuples(r);
         for (int row = 0; row < n; row++) {
             json_error_t jerr;
-            json_t *doc = json_loads(PQgetvalue(r, row, 0), 0, &jerr);
+            uint64_t t1 = gw_time_mono_us();
+            json_t *doc =
+                json_loadb(PQgetvalue(r, row, 0), (size_t)PQgetlength(r, row, 0), 0, &jerr);
+            uint64_t t2 = gw_time_mono_us();
+            parse_us += t2 - t1;
             if (!doc) {
                 snprintf(err, errlen, "%s row %d: invalid JSON: %s", table, row, jerr.text);
                 rc = GW_ERR_INVALID;
@@ -96,6 +103,7 @@ enum gw_err cp_cluster_builder_read(PGconn *conn, Portico__V1__Config **cfg_out,
             }
             rc = gw_pbjson_config_add(cfg, table, doc, GW_PBJSON_IGNORE_UNKNOWN, err, errlen);
             json_decref(doc);
+            conv_us += gw_time_mono_us() - t2;
             if (rc != GW_OK)
                 goto fail;
         }
@@ -107,6 +115,8 @@ enum gw_err cp_cluster_builder_read(PGconn *conn, Portico__V1__Config **cfg_out,
         rc = GW_ERR_UNAVAILABLE;
         goto fail;
     }
+    GW_LOG(GW_LOG_DEBUG, "snapshot read sql_ms=%.1f json_ms=%.1f convert_ms=%.1f",
+           (double)sql_us / 1000.0, (double)parse_us / 1000.0, (double)conv_us / 1000.0);
     *cfg_out = cfg;
     if (errlen)
         err[0] = '\0';
