@@ -153,6 +153,26 @@ class SharedMode(unittest.TestCase):
         self.assertIn("reconnecting to control plane delay_ms=", out)
 
 
+class RegistryPurge(unittest.TestCase):
+    def test_silent_rows_are_purged_after_the_delay(self):
+        db = cu.setup_database()
+        crt, key = cu.shared_certs(harness.make_tmpdir())
+        stale, fresh = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+        harness.psql("INSERT INTO clustering_data_planes (id, hostname, last_seen, connected) "
+                     "VALUES ('%s', 'old', now() - interval '2 minutes', false), "
+                     "('%s', 'recent', now() - interval '10 seconds', false)" % (stale, fresh),
+                     db=db)
+        cp = cu.start_cp(db, crt, key,
+                         extra={"PORTICO_CLUSTER_DATA_PLANE_PURGE_DELAY": "60"})
+        try:
+            harness.wait_for(lambda: cu.row_of(db, stale) is None, timeout=15,
+                             what="stale row purged")
+            self.assertIsNotNone(cu.row_of(db, fresh))
+            self.assertIn("purged silent data planes from the registry count=1", cp.output())
+        finally:
+            cp.stop()
+
+
 def _read(path):
     with open(path) as f:
         return f.read()
