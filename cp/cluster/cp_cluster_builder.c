@@ -3,7 +3,6 @@
 #include "cp_cluster_builder.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -14,8 +13,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "cp_cluster_reader.h"
 #include "gw_log.h"
-#include "gw_pbjson.h"
 #include "gw_time.h"
 
 #define RECONNECT_MIN_MS 500
@@ -30,7 +29,8 @@ struct cp_cluster_builder {
     int wakefd;
     atomic_bool stop;
     PGconn *conn;
-    int64_t built_revision; /* -1 before the first build */
+    struct cp_cluster_reader *reader; /* converted entities cached across builds */
+    int64_t built_revision;           /* -1 before the first build */
     char built_hash[GW_SNAPSHOT_HASH_HEXLEN + 1];
 };
 
@@ -48,90 +48,6 @@ static bool exec_ok(PGconn *conn, const char *sql, ExecStatusType want)
     return ok;
 }
 
-enum gw_err cp_cluster_builder_read(PGconn *conn, Portico__V1__Config **cfg_out, int64_t *revision,
-                                    char *err, size_t errlen)
-{
-    enum gw_err rc = GW_ERR_UNAVAILABLE;
-    Portico__V1__Config *cfg = NULL;
-    PGresult *r = NULL;
-    bool in_tx = false;
-    *cfg_out = NULL;
-    snprintf(err, errlen, "database unavailable");
-    if (!exec_ok(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK))
-        goto fail;
-    in_tx = true;
-    r = PQexec(conn, "SELECT revision FROM config_revision");
-    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        snprintf(err, errlen, "cannot read config_revision: %s", PQerrorMessage(conn));
-        err[strcspn(err, "\n")] = '\0';
-        goto fail;
-    }
-    *revision = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    r = NULL;
-    cfg = gw_pbjson_config_new();
-    if (!cfg) {
-        rc = GW_ERR_NOMEM;
-        goto fail;
-    }
-    const ProtobufCMessageDescriptor *cd = &portico__v1__config__descriptor;
-    uint64_t sql_us = 0, parse_us = 0, conv_us = 0;
-    for (unsigned i = 0; i < cd->n_fields; i++) {
-        const char *table = cd->fields[i].name;
-        char sql[128];
-        snprintf(sql, sizeof(sql), "SELECT doc::text FROM %s ORDER BY id", table);
-        uint64_t t0 = gw_time_mono_us();
-        r = PQexec(conn, sql);
-        sql_us += gw_time_mono_us() - t0;
-        if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
-            snprintf(err, errlen, "cannot read %s: %s", table, PQerrorMessage(conn));
-            err[strcspn(err, "\n")] = '\0';
-            goto fail;
-        }
-        int n = PQntuples(r);
-        for (int row = 0; row < n; row++) {
-            json_error_t jerr;
-            uint64_t t1 = gw_time_mono_us();
-            json_t *doc =
-                json_loadb(PQgetvalue(r, row, 0), (size_t)PQgetlength(r, row, 0), 0, &jerr);
-            uint64_t t2 = gw_time_mono_us();
-            parse_us += t2 - t1;
-            if (!doc) {
-                snprintf(err, errlen, "%s row %d: invalid JSON: %s", table, row, jerr.text);
-                rc = GW_ERR_INVALID;
-                goto fail;
-            }
-            rc = gw_pbjson_config_add(cfg, table, doc, GW_PBJSON_IGNORE_UNKNOWN, err, errlen);
-            json_decref(doc);
-            conv_us += gw_time_mono_us() - t2;
-            if (rc != GW_OK)
-                goto fail;
-        }
-        PQclear(r);
-        r = NULL;
-    }
-    in_tx = false;
-    if (!exec_ok(conn, "COMMIT", PGRES_COMMAND_OK)) {
-        rc = GW_ERR_UNAVAILABLE;
-        goto fail;
-    }
-    GW_LOG(GW_LOG_DEBUG, "snapshot read sql_ms=%.1f json_ms=%.1f convert_ms=%.1f",
-           (double)sql_us / 1000.0, (double)parse_us / 1000.0, (double)conv_us / 1000.0);
-    *cfg_out = cfg;
-    if (errlen)
-        err[0] = '\0';
-    return GW_OK;
-fail:
-    PQclear(r);
-    if (in_tx && PQstatus(conn) == CONNECTION_OK)
-        exec_ok(conn, "ROLLBACK", PGRES_COMMAND_OK);
-    if (cfg)
-        portico__v1__config__free_unpacked(cfg, NULL);
-    if (PQstatus(conn) != CONNECTION_OK)
-        rc = GW_ERR_UNAVAILABLE;
-    return rc;
-}
-
 /* Builds and publishes a snapshot unless the revision and hash are those already published. */
 static enum gw_err build(struct cp_cluster_builder *b)
 {
@@ -139,7 +55,7 @@ static enum gw_err build(struct cp_cluster_builder *b)
     int64_t revision = 0;
     char err[512];
     uint64_t t0 = gw_time_mono_us();
-    enum gw_err rc = cp_cluster_builder_read(b->conn, &cfg, &revision, err, sizeof(err));
+    enum gw_err rc = cp_cluster_reader_read(b->reader, b->conn, &cfg, &revision, err, sizeof(err));
     if (rc != GW_OK) {
         GW_LOG(GW_LOG_ERROR,
                "snapshot build failed, data planes keep the previous snapshot error=\"%s\"", err);
@@ -147,7 +63,7 @@ static enum gw_err build(struct cp_cluster_builder *b)
     }
     uint64_t t1 = gw_time_mono_us();
     struct cp_cluster_snap *s = cp_cluster_snap_create(cfg, revision);
-    portico__v1__config__free_unpacked(cfg, NULL);
+    cp_cluster_reader_release(cfg);
     if (!s)
         return GW_ERR_NOMEM;
     if (revision == b->built_revision && strcmp(s->hash, b->built_hash) == 0) {
@@ -155,11 +71,14 @@ static enum gw_err build(struct cp_cluster_builder *b)
         return GW_OK;
     }
     uint64_t t2 = gw_time_mono_us();
+    struct cp_cluster_reader_stats st;
+    cp_cluster_reader_stats(b->reader, &st);
     GW_LOG(GW_LOG_INFO,
            "snapshot built revision=%lld hash=%s config_bytes=%zu wire_bytes=%zu read_ms=%.1f "
-           "encode_ms=%.1f",
+           "encode_ms=%.1f rows=%zu converted=%zu sql_ms=%.1f json_ms=%.1f convert_ms=%.1f",
            (long long)revision, s->hash, s->config_size, s->len, (double)(t1 - t0) / 1000.0,
-           (double)(t2 - t1) / 1000.0);
+           (double)(t2 - t1) / 1000.0, st.rows, st.converted, (double)st.sql_us / 1000.0,
+           (double)st.parse_us / 1000.0, (double)st.convert_us / 1000.0);
     b->built_revision = revision;
     memcpy(b->built_hash, s->hash, sizeof(b->built_hash));
     b->publish(b->arg, s);
@@ -284,9 +203,15 @@ enum gw_err cp_cluster_builder_start(const struct cp_cluster_pg_params *pg, int 
     b->arg = arg;
     b->built_revision = -1;
     atomic_init(&b->stop, false);
+    b->reader = cp_cluster_reader_create();
+    if (!b->reader) {
+        free(b);
+        return GW_ERR_NOMEM;
+    }
     b->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (b->wakefd == -1) {
         GW_LOG_ERRNO(GW_LOG_ERROR, errno, "cannot create eventfd for the snapshot builder");
+        cp_cluster_reader_destroy(b->reader);
         free(b);
         return GW_ERR_IO;
     }
@@ -294,6 +219,7 @@ enum gw_err cp_cluster_builder_start(const struct cp_cluster_pg_params *pg, int 
     if (err) {
         GW_LOG_ERRNO(GW_LOG_ERROR, err, "cannot start the snapshot builder thread");
         close(b->wakefd);
+        cp_cluster_reader_destroy(b->reader);
         free(b);
         return GW_ERR_IO;
     }
@@ -311,5 +237,6 @@ void cp_cluster_builder_stop(struct cp_cluster_builder *b)
         GW_LOG_ERRNO(GW_LOG_WARN, errno, "cannot wake the snapshot builder");
     pthread_join(b->thread, NULL);
     close(b->wakefd);
+    cp_cluster_reader_destroy(b->reader);
     free(b);
 }

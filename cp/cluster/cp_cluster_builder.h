@@ -26,11 +26,4 @@ enum gw_err cp_cluster_builder_start(const struct cp_cluster_pg_params *pg, int 
 /* Stops and joins the thread, closes the connection and frees b. Accepts NULL. Main thread. */
 void cp_cluster_builder_stop(struct cp_cluster_builder *b);
 
-/* Reads the whole configuration through conn (borrowed, idle, blocking) in one REPEATABLE READ
- * transaction and returns it as a Config (owned; portico__v1__config__free_unpacked(cfg, NULL))
- * with its revision. GW_ERR_UNAVAILABLE when the connection failed, GW_ERR_INVALID when a stored
- * entity cannot be converted (err says which), GW_ERR_NOMEM. Exposed for tests. */
-enum gw_err cp_cluster_builder_read(PGconn *conn, Portico__V1__Config **cfg, int64_t *revision,
-                                    char *err, size_t errlen);
-
 #endif
