@@ -64,11 +64,11 @@ def bench_build(crt, key):
                              timeout=60, what="rebuild")
             last = re.findall(r"read_ms=([\d.]+) encode_ms=([\d.]+)", cp.output())[-1]
             times.append(float(last[0]) + float(last[1]))
-        print("cp build 10k services + 10k routes + 1k upstreams + 10k targets: "
-              "median %.1f ms (read+convert %.1f ms, encode %.1f ms first run); "
-              "config %.2f MB, on the wire %.2f MB" % (
-                  statistics.median(times), float(m.group(3)), float(m.group(4)),
-                  int(m.group(1)) / 1e6, int(m.group(2)) / 1e6))
+        print("cp snapshot, 10k services + 10k routes + 1k upstreams + 10k targets: first full "
+              "build %.1f ms (read+convert %.1f, encode %.1f); rebuild after one change: median "
+              "%.1f ms; config %.2f MB, on the wire %.2f MB" % (
+                  float(m.group(3)) + float(m.group(4)), float(m.group(3)), float(m.group(4)),
+                  statistics.median(times), int(m.group(1)) / 1e6, int(m.group(2)) / 1e6))
     finally:
         cp.stop()
 
