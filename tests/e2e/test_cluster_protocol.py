@@ -255,6 +255,27 @@ class DataPlaneFacesBadControlPlane(Base):
         self.assertEqual(kind, "ack")
         self.assertEqual(f[1], [4])
 
+    def test_only_the_newest_snapshot_is_applied_after_a_build(self):
+        d = self.start_dp()
+        peer, _ = self.accept_hello()
+        # a large first snapshot keeps the apply thread busy while two more arrive
+        big = b"".join(w.service_config(str(uuid.uuid4()), host="h%d.example" % i)
+                       for i in range(40000))
+        peer.send(w.snapshot(big, 1))
+        time.sleep(0.02)
+        peer.send(w.snapshot(w.service_config(str(uuid.uuid4())), 2))
+        peer.send(w.snapshot(w.service_config(str(uuid.uuid4())), 3))
+        acked = []
+        while 3 not in acked:
+            kind, f = self.answer(peer)
+            self.assertEqual(kind, "ack")
+            acked.append(f[1][0])
+        # revision 2 arrived while 1 was still being received or applied and 3 came right
+        # after: 2 is never applied (1 may be skipped too if 2 overtook it in the queue)
+        self.assertNotIn(2, acked)
+        self.assertEqual(acked[-1], 3)
+        self.assertIn("newer snapshot arrived during a build, skipping revision=2", d.output())
+
     def test_refused_hello_is_logged_and_retried_with_backoff(self):
         d = self.start_dp()
         self.accept_hello(accepted=False, reason="go away")
