@@ -773,6 +773,13 @@ enum gw_err dp_cluster_client_start(const struct gw_conf *conf, dp_cluster_apply
 {
     enum gw_err rc = GW_ERR_NOMEM;
     char err[512];
+    *out = NULL;
+    const char *cps = gw_conf_str(conf, "cluster_control_plane");
+    if (strcmp(cps, "off") == 0) {
+        GW_LOG(GW_LOG_NOTICE, "cluster_control_plane is off: configuration only from the "
+                              "disk cache");
+        return GW_OK;
+    }
     struct dp_cluster_client *c = calloc(1, sizeof(*c));
     if (!c)
         return GW_ERR_NOMEM;
@@ -792,7 +799,7 @@ enum gw_err dp_cluster_client_start(const struct gw_conf *conf, dp_cluster_apply
     gw_buf_init(&c->rx, c->max_payload);
     if (!c->cert || !c->key || !c->ca || !c->server_name)
         goto fail;
-    rc = parse_cps(c, gw_conf_str(conf, "cluster_control_plane"));
+    rc = parse_cps(c, cps);
     if (rc != GW_OK)
         goto fail;
     rc = dp_cluster_node_id(gw_conf_str(conf, "prefix"), c->node_id);

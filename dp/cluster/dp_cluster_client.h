@@ -33,7 +33,8 @@ struct dp_cluster_client; /* opaque */
  * cluster_mtls, cluster_cert, cluster_cert_key, cluster_ca_cert, cluster_server_name,
  * cluster_max_payload, cluster_heartbeat_interval. apply (with apply_arg) installs snapshots;
  * current (may be NULL: the client then remembers what it applied) reports the serving
- * configuration for Hello and heartbeats. Returns GW_OK and *out (owned; dp_cluster_client_stop),
+ * configuration for Hello and heartbeats. cluster_control_plane = off starts nothing (GW_OK,
+ * *out NULL). Returns GW_OK and *out (owned; dp_cluster_client_stop),
  * or GW_ERR_INVALID / GW_ERR_TLS / GW_ERR_IO / GW_ERR_NOMEM with the reason logged. Main
  * thread. */
 enum gw_err dp_cluster_client_start(const struct gw_conf *conf, dp_cluster_apply_fn apply,

@@ -259,7 +259,8 @@ class DataPlaneFacesBadControlPlane(Base):
         d = self.start_dp()
         peer, _ = self.accept_hello()
         # a large first snapshot keeps the apply thread busy while two more arrive
-        big = b"".join(w.service_config(str(uuid.uuid4()), host="h%d.example" % i)
+        big = b"".join(w.service_config(str(uuid.uuid4()),
+                                        host="10.0.%d.%d" % (i // 250, i % 250))
                        for i in range(40000))
         peer.send(w.snapshot(big, 1))
         time.sleep(0.02)

@@ -153,6 +153,26 @@ class SharedMode(unittest.TestCase):
         self.assertIn("reconnecting to control plane delay_ms=", out)
 
 
+class DataPlaneStartup(unittest.TestCase):
+    def test_missing_certificate_stops_start_up(self):
+        d = harness.make_tmpdir()
+        p = cu.start_dp([harness.free_port()], os.path.join(d, "nope.crt"),
+                        os.path.join(d, "nope.key"))
+        harness.wait_for(lambda: not p.alive(), what="dp exits")
+        self.assertNotEqual(p.p.returncode, 0)
+        self.assertIn("cannot load cluster_cert", p.output())
+        p.stop(expect_codes=(p.p.returncode,))
+
+    def test_cluster_control_plane_off(self):
+        d = harness.make_tmpdir()
+        p = cu.start_dp([], os.path.join(d, "nope.crt"), os.path.join(d, "nope.key"),
+                        extra={"PORTICO_CLUSTER_CONTROL_PLANE": "off"})
+        harness.wait_for(lambda: "cluster_control_plane is off" in p.output(), what="notice")
+        time.sleep(0.3)
+        self.assertTrue(p.alive())
+        p.stop()
+
+
 class RegistryPurge(unittest.TestCase):
     def test_silent_rows_are_purged_after_the_delay(self):
         db = cu.setup_database()
