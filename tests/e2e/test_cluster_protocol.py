@@ -256,12 +256,14 @@ class DataPlaneFacesBadControlPlane(Base):
         self.assertEqual(f[1], [4])
 
     def test_only_the_newest_snapshot_is_applied_after_a_build(self):
-        d = self.start_dp()
+        # this fake control plane does not answer heartbeats: keep the data plane's idle
+        # timeout (3 intervals + 5 s) longer than a slow sanitizer build
+        d = self.start_dp({"PORTICO_CLUSTER_HEARTBEAT_INTERVAL": "30"})
         peer, _ = self.accept_hello()
         # a large first snapshot keeps the apply thread busy while two more arrive
         big = b"".join(w.service_config(str(uuid.uuid4()),
                                         host="10.0.%d.%d" % (i // 250, i % 250))
-                       for i in range(40000))
+                       for i in range(8000))
         peer.send(w.snapshot(big, 1))
         time.sleep(0.02)
         peer.send(w.snapshot(w.service_config(str(uuid.uuid4())), 2))
