@@ -106,10 +106,12 @@ def start_cp(db, cert, key, port=None, extra=None, name="cp"):
 def start_dp(cps, cert, key, prefix=None, extra=None, name="dp"):
     """cps: list of control plane ports (or host:port strings)."""
     addrs = ",".join(c if isinstance(c, str) else "127.0.0.1:%d" % c for c in cps)
+    proxy_port, status_port = harness.free_port(), harness.free_port()
     env = {
         "PORTICO_PREFIX": prefix or harness.make_tmpdir("dp-prefix-"),
-        "PORTICO_PROXY_LISTEN": "127.0.0.1:%d" % harness.free_port(),
-        "PORTICO_STATUS_LISTEN": "127.0.0.1:%d" % harness.free_port(),
+        "PORTICO_PROXY_LISTEN": "127.0.0.1:%d" % proxy_port,
+        "PORTICO_STATUS_LISTEN": "127.0.0.1:%d" % status_port,
+        "PORTICO_WORKER_THREADS": "1",
         "PORTICO_CLUSTER_CONTROL_PLANE": addrs,
         "PORTICO_CLUSTER_CERT": cert,
         "PORTICO_CLUSTER_CERT_KEY": key,
@@ -120,6 +122,7 @@ def start_dp(cps, cert, key, prefix=None, extra=None, name="dp"):
     p = harness.Proc([harness.DP_BIN], env=env, name=name)
     p.prefix = env["PORTICO_PREFIX"]
     p.env = env
+    p.proxy_port, p.status_port = proxy_port, status_port
     return p
 
 
