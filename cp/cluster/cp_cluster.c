@@ -27,6 +27,18 @@ static void publish(void *arg, struct cp_cluster_snap *snap)
 
 enum gw_err cp_cluster_start(const struct gw_conf *conf, struct cp_cluster **out)
 {
+    return cp_cluster_start_ext(conf, NULL, out);
+}
+
+void cp_cluster_kick(struct cp_cluster *c)
+{
+    if (c)
+        cp_cluster_server_kick(c->server);
+}
+
+enum gw_err cp_cluster_start_ext(const struct gw_conf *conf, const struct cp_cluster_ext *ext,
+                                 struct cp_cluster **out)
+{
     struct gw_listen l[GW_LISTEN_MAX];
     size_t nl = 0;
     char err[256];
@@ -68,6 +80,8 @@ enum gw_err cp_cluster_start(const struct gw_conf *conf, struct cp_cluster **out
         .cp_id = cp_id,
         .registry = c->registry,
     };
+    if (ext)
+        so.ext = *ext;
     rc = cp_cluster_server_start(&so, &c->server);
     if (rc != GW_OK)
         goto fail;

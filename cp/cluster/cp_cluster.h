@@ -4,6 +4,7 @@
 #ifndef CP_CLUSTER_H
 #define CP_CLUSTER_H
 
+#include "cp_cluster_server.h"
 #include "gw_conf.h"
 #include "gw_err.h"
 
@@ -16,6 +17,15 @@ struct cp_cluster; /* opaque */
  * cp_cluster_stop), or GW_ERR_TLS / GW_ERR_IO / GW_ERR_INVALID / GW_ERR_NOMEM with the reason
  * logged. Main thread. */
 enum gw_err cp_cluster_start(const struct gw_conf *conf, struct cp_cluster **out);
+
+/* Like cp_cluster_start, with extension hooks (copied; NULL = none) for modules that exchange
+ * their own messages with the data planes (see struct cp_cluster_ext). */
+enum gw_err cp_cluster_start_ext(const struct gw_conf *conf, const struct cp_cluster_ext *ext,
+                                 struct cp_cluster **out);
+
+/* Wakes the cluster server so connections poll the extension's outgoing messages. Accepts NULL.
+ * Any thread. */
+void cp_cluster_kick(struct cp_cluster *c);
 
 /* Stops every cluster thread and frees c. Accepts NULL. Main thread. */
 void cp_cluster_stop(struct cp_cluster *c);

@@ -51,6 +51,7 @@ struct cp_cluster_server {
 
     pthread_mutex_t lock;
     struct cp_cluster_snap *pending; /* published, not yet seen by the server thread */
+    bool kicked;                     /* extension messages may be waiting */
 
     /* server thread only */
     struct cp_cluster_snap *current;
@@ -77,8 +78,9 @@ struct conn {
     char nacked_hash[GW_SNAPSHOT_HASH_HEXLEN + 1];
     uint8_t *reply; /* queued HelloReply bytes (owned) */
     size_t reply_len;
-    bool hb_due;      /* a Heartbeat answer is owed */
-    int idle_timeout; /* seconds of silence before the connection is dropped */
+    bool hb_due;         /* a Heartbeat answer is owed */
+    uint64_t ext_cursor; /* position in the extension's outgoing messages */
+    int idle_timeout;    /* seconds of silence before the connection is dropped */
 };
 
 /* The one server of this process. The TLS verification and cancel callbacks run with internal
@@ -208,6 +210,9 @@ static int on_writeable(struct lws *wsi, struct cp_cluster_server *s, struct con
             c->hb_due = false;
             if (!build_heartbeat(s, c))
                 return -1;
+        } else if (c->state == CONN_ACCEPTED && s->o.ext.next &&
+                   s->o.ext.next(s->o.ext.arg, &c->ext_cursor, &c->tx_owned, &c->tx_len)) {
+            c->tx_data = c->tx_owned;
         } else if (c->state == CONN_REFUSED) {
             lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)"refused", 7);
             return -1;
@@ -233,7 +238,9 @@ static int on_writeable(struct lws *wsi, struct cp_cluster_server *s, struct con
     c->tx_off += n;
     if (c->tx_off == c->tx_len)
         tx_done(c);
-    if (c->tx_data || c->reply || c->hb_due || snapshot_due(s, c) || c->state == CONN_REFUSED)
+    /* more to send; extension messages are polled again on the next kick or write */
+    if (c->tx_data || c->reply || c->hb_due || snapshot_due(s, c) || c->state == CONN_REFUSED ||
+        (c->state == CONN_ACCEPTED && s->o.ext.next))
         lws_callback_on_writable(wsi);
     return 0;
 }
@@ -306,6 +313,10 @@ static void handle_hello(struct lws *wsi, struct cp_cluster_server *s, struct co
                      : "unknown");
         row->last_error[0] = '\0';
         registry_put(s, c);
+        if (s->o.ext.cursor_init)
+            c->ext_cursor = s->o.ext.cursor_init(s->o.ext.arg);
+        if (s->o.ext.connected)
+            s->o.ext.connected(s->o.ext.arg, row->id, row->hostname);
         GW_LOG(GW_LOG_NOTICE,
                "data plane connected node_id=%s hostname=%s peer=%s version=%s cn=%s "
                "applied_revision=%lld",
@@ -419,9 +430,11 @@ static int handle_message(struct lws *wsi, struct cp_cluster_server *s, struct c
         case PORTICO__V1__CLUSTER_MESSAGE__MSG_HEARTBEAT:
             handle_heartbeat(wsi, s, c, m->heartbeat);
             break;
-        case PORTICO__V1__CLUSTER_MESSAGE__MSG_HEALTH_REPORT:
-            break;
         default:
+            if (s->o.ext.message) {
+                s->o.ext.message(s->o.ext.arg, c->row->id, c->row->hostname, m);
+                break;
+            }
             GW_LOG(GW_LOG_INFO, "ignoring unexpected message from data plane node_id=%s case=%d",
                    c->row->id, (int)m->msg_case);
             break;
@@ -612,6 +625,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             if (c->state == CONN_ACCEPTED) {
                 c->row->connected = false;
                 registry_put(s, c);
+                if (s->o.ext.gone)
+                    s->o.ext.gone(s->o.ext.arg, c->row->id);
                 GW_LOG(GW_LOG_NOTICE, "data plane disconnected node_id=%s peer=%s", c->row->id,
                        c->peer);
             }
@@ -633,12 +648,15 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         pthread_mutex_lock(&s->lock);
         struct cp_cluster_snap *p = s->pending;
         s->pending = NULL;
+        bool kicked = s->kicked;
+        s->kicked = false;
         pthread_mutex_unlock(&s->lock);
         if (p) {
             cp_cluster_snap_unref(s->current);
             s->current = p;
-            lws_callback_on_writable_all_protocol(s->ctx, &s->protocols[0]);
         }
+        if (p || kicked)
+            lws_callback_on_writable_all_protocol(s->ctx, &s->protocols[0]);
         return 0;
     }
 
@@ -671,6 +689,16 @@ void cp_cluster_server_publish(struct cp_cluster_server *s, struct cp_cluster_sn
     pthread_mutex_lock(&s->lock);
     cp_cluster_snap_unref(s->pending);
     s->pending = snap;
+    pthread_mutex_unlock(&s->lock);
+    lws_cancel_service(s->ctx);
+}
+
+void cp_cluster_server_kick(struct cp_cluster_server *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->kicked = true;
     pthread_mutex_unlock(&s->lock);
     lws_cancel_service(s->ctx);
 }

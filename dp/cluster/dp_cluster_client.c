@@ -63,6 +63,7 @@ struct dp_cluster_client {
     dp_cluster_apply_fn apply;
     void *apply_arg;
     dp_cluster_current_fn current;
+    struct dp_cluster_ext ext;
 
     struct lws_context *ctx;
     struct lws_protocols protocols[2];
@@ -90,6 +91,7 @@ struct dp_cluster_client {
     unsigned epoch; /* incremented per connection */
     Portico__V1__ClusterMessage *pending;
     unsigned pending_epoch;
+    bool kicked; /* poll the extension when writable */
     struct outmsg *out_head, *out_tail;
     size_t out_n;
     int64_t applied_revision;
@@ -364,6 +366,10 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
     unsigned epoch = c->epoch;
     pthread_mutex_unlock(&c->lock);
     pack_and_push(c, &m, epoch);
+    uint8_t *extra = NULL;
+    size_t extra_len = 0;
+    if (c->ext.poll && c->ext.poll(c->ext.arg, true, &extra, &extra_len))
+        push_out(c, extra, extra_len, epoch);
     lws_sul_schedule(c->ctx, 0, &c->sul_heartbeat, heartbeat_cb,
                      (lws_usec_t)c->hb_interval_s * LWS_US_PER_SEC);
 }
@@ -447,6 +453,24 @@ static int on_writeable(struct lws *wsi, struct dp_cluster_client *c)
     pthread_mutex_unlock(&c->lock);
     while (!c->tx) {
         c->tx = pop_out(c);
+        if (!c->tx && c->accepted && c->ext.poll) {
+            pthread_mutex_lock(&c->lock);
+            bool kicked = c->kicked;
+            c->kicked = false;
+            pthread_mutex_unlock(&c->lock);
+            uint8_t *extra = NULL;
+            size_t extra_len = 0;
+            if (kicked && c->ext.poll(c->ext.arg, false, &extra, &extra_len)) {
+                c->tx = calloc(1, sizeof(*c->tx));
+                if (!c->tx) {
+                    free(extra);
+                    return 0;
+                }
+                c->tx->data = extra;
+                c->tx->len = extra_len;
+                c->tx->epoch = epoch;
+            }
+        }
         if (!c->tx)
             return 0;
         if (c->tx->epoch != epoch) { /* meant for an earlier connection */
@@ -511,6 +535,14 @@ static int handle_message(struct dp_cluster_client *c, struct lws *wsi)
         }
         c->accepted = true;
         c->attempt = 0;
+        if (c->ext.connected)
+            c->ext.connected(c->ext.arg);
+        if (c->ext.poll) { /* let the extension send its first message at once */
+            pthread_mutex_lock(&c->lock);
+            c->kicked = true;
+            pthread_mutex_unlock(&c->lock);
+            lws_callback_on_writable(c->wsi);
+        }
         GW_LOG(GW_LOG_NOTICE,
                "connected to control plane address=%s control_plane_id=%s version=%s node_id=%s",
                c->cp_label, r->control_plane_id ? r->control_plane_id : "",
@@ -541,10 +573,11 @@ static int handle_message(struct dp_cluster_client *c, struct lws *wsi)
         GW_DEBUG("control plane heartbeat revision=%lld",
                  (long long)m->heartbeat->applied_revision);
         break;
-    case PORTICO__V1__CLUSTER_MESSAGE__MSG_HEALTH_COMMAND:
-        GW_LOG(GW_LOG_INFO, "health command from control plane ignored (not supported yet)");
-        break;
     default:
+        if (c->ext.message && c->accepted) {
+            c->ext.message(c->ext.arg, m);
+            break;
+        }
         GW_LOG(GW_LOG_INFO, "unexpected message from control plane ignored case=%d",
                (int)m->msg_case);
         break;
@@ -695,7 +728,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
         if (c->wsi) {
             pthread_mutex_lock(&c->lock);
-            bool more = c->out_head != NULL;
+            bool more = c->out_head != NULL || c->kicked;
             pthread_mutex_unlock(&c->lock);
             if (more)
                 lws_callback_on_writable(c->wsi);
@@ -771,6 +804,24 @@ enum gw_err dp_cluster_client_start(const struct gw_conf *conf, dp_cluster_apply
                                     void *apply_arg, dp_cluster_current_fn current,
                                     struct dp_cluster_client **out)
 {
+    return dp_cluster_client_start_ext(conf, apply, apply_arg, current, NULL, out);
+}
+
+void dp_cluster_client_kick(struct dp_cluster_client *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->kicked = true;
+    pthread_mutex_unlock(&c->lock);
+    lws_cancel_service(c->ctx);
+}
+
+enum gw_err dp_cluster_client_start_ext(const struct gw_conf *conf, dp_cluster_apply_fn apply,
+                                        void *apply_arg, dp_cluster_current_fn current,
+                                        const struct dp_cluster_ext *ext,
+                                        struct dp_cluster_client **out)
+{
     enum gw_err rc = GW_ERR_NOMEM;
     char err[512];
     *out = NULL;
@@ -788,6 +839,8 @@ enum gw_err dp_cluster_client_start(const struct gw_conf *conf, dp_cluster_apply
     atomic_init(&c->stop, false);
     c->apply = apply;
     c->apply_arg = apply_arg;
+    if (ext)
+        c->ext = *ext;
     c->current = current;
     c->pki = strcmp(gw_conf_str(conf, "cluster_mtls"), "pki") == 0;
     c->cert = strdup(gw_conf_str(conf, "cluster_cert"));

@@ -9,6 +9,7 @@
 #ifndef DP_CLUSTER_CLIENT_H
 #define DP_CLUSTER_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,21 @@ typedef enum gw_err (*dp_cluster_apply_fn)(void *arg, const Portico__V1__Snapsho
 /* Revision and hash of the configuration serving now (as dp_config_current). */
 typedef int64_t (*dp_cluster_current_fn)(char *hash_out, size_t hash_len);
 
+/* Extension hooks for modules that exchange their own messages with the control plane (target
+ * health: HealthReport out, HealthCommand in). Every hook is optional (NULL) and runs on the
+ * client thread; none may block. */
+struct dp_cluster_ext {
+    void *arg;
+    /* The control plane accepted this data plane's Hello (a new connection: reset state). */
+    void (*connected)(void *arg);
+    /* A message the client does not handle itself (HealthCommand, ...), borrowed. */
+    void (*message)(void *arg, const Portico__V1__ClusterMessage *m);
+    /* Returns true with a packed ClusterMessage to send (owned by the caller, free()) when one
+     * is due; heartbeat is true at each heartbeat. Polled after each heartbeat, and whenever
+     * the connection is writable after dp_cluster_client_kick. */
+    bool (*poll)(void *arg, bool heartbeat, uint8_t **out, size_t *len);
+};
+
 struct dp_cluster_client; /* opaque */
 
 /* Starts the client from conf (borrowed; values copied): prefix, cluster_control_plane,
@@ -40,6 +56,15 @@ struct dp_cluster_client; /* opaque */
 enum gw_err dp_cluster_client_start(const struct gw_conf *conf, dp_cluster_apply_fn apply,
                                     void *apply_arg, dp_cluster_current_fn current,
                                     struct dp_cluster_client **out);
+
+/* Like dp_cluster_client_start, with extension hooks (copied; NULL = none). */
+enum gw_err dp_cluster_client_start_ext(const struct gw_conf *conf, dp_cluster_apply_fn apply,
+                                        void *apply_arg, dp_cluster_current_fn current,
+                                        const struct dp_cluster_ext *ext,
+                                        struct dp_cluster_client **out);
+
+/* Makes the client poll the extension for messages to send. Accepts NULL. Any thread. */
+void dp_cluster_client_kick(struct dp_cluster_client *c);
 
 /* Disconnects, stops both threads (waiting for an apply in progress) and frees c. Accepts NULL.
  * Main thread. */
