@@ -3,6 +3,7 @@
 #include "cp_cluster_reader.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,8 @@
 /* Above this many changed rows in a table, fetch the whole table instead of WHERE id = ANY. */
 #define FETCH_ALL_ABOVE 256
 #define ID_LEN          36
+/* From this many documents to convert in one table, a helper thread takes half. */
+#define PARALLEL_ABOVE 2000
 
 struct entry {
     char id[ID_LEN + 1];
@@ -91,14 +94,14 @@ static void pq_err(PGconn *conn, char *err, size_t errlen, const char *what, con
 }
 
 /* Converts one stored document into entry e (a new message owned by the pending read). */
-static enum gw_err convert(struct cp_cluster_reader *r, const ProtobufCFieldDescriptor *f,
+static enum gw_err convert(struct cp_cluster_reader_stats *st, const ProtobufCFieldDescriptor *f,
                            const char *text, size_t len, struct entry *e, char *err, size_t errlen)
 {
     json_error_t jerr;
     uint64_t t0 = gw_time_mono_us();
     json_t *doc = json_loadb(text, len, 0, &jerr);
     uint64_t t1 = gw_time_mono_us();
-    r->stats.parse_us += t1 - t0;
+    st->parse_us += t1 - t0;
     if (!doc) {
         snprintf(err, errlen, "%s %s: invalid JSON: %s", f->name, e->id, jerr.text);
         return GW_ERR_INVALID;
@@ -107,14 +110,73 @@ static enum gw_err convert(struct cp_cluster_reader *r, const ProtobufCFieldDesc
     enum gw_err rc =
         gw_pbjson_config_add(&tmp, f->name, doc, GW_PBJSON_IGNORE_UNKNOWN, err, errlen);
     json_decref(doc);
-    r->stats.convert_us += gw_time_mono_us() - t1;
+    st->convert_us += gw_time_mono_us() - t1;
     if (rc != GW_OK)
         return rc;
     ProtobufCMessage **arr = *(ProtobufCMessage ***)((char *)&tmp + f->offset);
     e->msg = arr[0];
     e->owned_new = true;
     free(arr);
-    r->stats.converted++;
+    st->converted++;
+    return GW_OK;
+}
+
+/* One document to convert into an entry. */
+struct job {
+    struct entry *e;
+    const char *text;
+    size_t len;
+};
+
+/* A share of the jobs converted on a helper thread. */
+struct worker {
+    const ProtobufCFieldDescriptor *f;
+    struct job *jobs;
+    size_t n;
+    struct cp_cluster_reader_stats st;
+    enum gw_err rc;
+    char err[256];
+};
+
+static void *convert_share(void *arg)
+{
+    struct worker *w = arg;
+    w->rc = GW_OK;
+    for (size_t i = 0; i < w->n && w->rc == GW_OK; i++)
+        w->rc = convert(&w->st, w->f, w->jobs[i].text, w->jobs[i].len, w->jobs[i].e, w->err,
+                        sizeof(w->err));
+    return NULL;
+}
+
+/* Converts every job; large batches (a first build) are split with one helper thread, since
+ * parsing JSON dominates a full build. */
+static enum gw_err convert_all(struct cp_cluster_reader *r, const ProtobufCFieldDescriptor *f,
+                               struct job *jobs, size_t n, char *err, size_t errlen)
+{
+    struct worker w[2] = {{.f = f, .jobs = jobs, .n = n}, {.f = f}};
+    pthread_t t;
+    bool helper = false;
+    if (n >= PARALLEL_ABOVE) {
+        w[0].n = n / 2;
+        w[1].jobs = jobs + n / 2;
+        w[1].n = n - n / 2;
+        helper = pthread_create(&t, NULL, convert_share, &w[1]) == 0;
+        if (!helper)
+            w[0].n = n; /* no thread: do it all here */
+    }
+    convert_share(&w[0]);
+    if (helper)
+        pthread_join(t, NULL);
+    for (int i = 0; i < 2; i++) {
+        r->stats.parse_us += w[i].st.parse_us;
+        r->stats.convert_us += w[i].st.convert_us;
+        r->stats.converted += w[i].st.converted;
+    }
+    for (int i = 0; i < 2; i++)
+        if (w[i].rc != GW_OK) {
+            snprintf(err, errlen, "%s", w[i].err);
+            return w[i].rc;
+        }
     return GW_OK;
 }
 
@@ -198,8 +260,13 @@ static enum gw_err read_table(struct cp_cluster_reader *r, PGconn *conn,
         pq_err(conn, err, errlen, "the documents", f->name);
         goto fail;
     }
-    /* merge the fetched documents (sorted by id) into the entries that need one */
-    size_t m = (size_t)PQntuples(res), k = 0;
+    /* match the fetched documents (sorted by id) with the entries that need one */
+    size_t m = (size_t)PQntuples(res), k = 0, njobs = 0;
+    struct job *jobs = malloc(changed * sizeof(*jobs));
+    if (!jobs) {
+        rc = GW_ERR_NOMEM;
+        goto fail;
+    }
     for (size_t i = 0; i < n; i++) {
         struct entry *e = &out->e[i];
         if (e->msg)
@@ -208,14 +275,17 @@ static enum gw_err read_table(struct cp_cluster_reader *r, PGconn *conn,
             k++;
         if (k >= m || strcmp(PQgetvalue(res, (int)k, 0), e->id) != 0) {
             snprintf(err, errlen, "%s %s: row vanished inside the transaction", f->name, e->id);
+            free(jobs);
             rc = GW_ERR_INTERNAL;
             goto fail;
         }
-        rc = convert(r, f, PQgetvalue(res, (int)k, 1), (size_t)PQgetlength(res, (int)k, 1), e, err,
-                     errlen);
-        if (rc != GW_OK)
-            goto fail;
+        jobs[njobs++] = (struct job){
+            .e = e, .text = PQgetvalue(res, (int)k, 1), .len = (size_t)PQgetlength(res, (int)k, 1)};
     }
+    rc = convert_all(r, f, jobs, njobs, err, errlen);
+    free(jobs);
+    if (rc != GW_OK)
+        goto fail;
     PQclear(res);
     return GW_OK;
 fail:

@@ -108,6 +108,11 @@ class Resilience(unittest.TestCase):
         """The builder converts only changed rows; after updates in place, deletes and inserts
         its snapshot must be byte-identical (same hash) to a fresh control plane's full build."""
         ids = [cu.put_entity(self.db, "services", cu.service())[1] for _ in range(5)]
+        # enough rows that a full build converts them on two threads
+        harness.psql("INSERT INTO services (id, doc) SELECT id, jsonb_build_object('id', id, "
+                     "'name', 'bulk-' || i, 'host', 'h' || i || '.example', 'port', 80, "
+                     "'protocol', 'http') FROM (SELECT i, md5('bulk' || i)::uuid AS id "
+                     "FROM generate_series(1, 2500) i) s", db=self.db)
         cp1 = self.track(cu.start_cp(self.db, self.crt, self.key, name="cp1"))
         harness.wait_for(lambda: "snapshot built" in cp1.output(), what="first build")
         svc = cu.service(host="changed.example")
