@@ -127,6 +127,7 @@ static void client_queue(const Portico__V1__ClusterMessage *m)
     assert_true(cl.out_len < sizeof(cl.out) - LWS_PRE);
     portico__v1__cluster_message__pack(m, cl.out + LWS_PRE);
     lws_callback_on_writable(cl.wsi);
+    lws_cancel_service(cl.ctx); /* requested outside a callback: wake the next service */
 }
 
 static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -200,6 +201,15 @@ static const struct lws_protocols client_protocols[] = {
         uint64_t deadline_ = gw_time_mono_ms() + 10000;                                            \
         while (!(cond) && gw_time_mono_ms() < deadline_)                                           \
             lws_service(cl.ctx, 0);                                                                \
+        assert_true(cond);                                                                         \
+    } while (0)
+
+/* Waits (without servicing the client) until a server-side condition holds or 10 s pass. */
+#define WAIT_UNTIL(cond)                                                                           \
+    do {                                                                                           \
+        uint64_t deadline_ = gw_time_mono_ms() + 10000;                                            \
+        while (!(cond) && gw_time_mono_ms() < deadline_)                                           \
+            usleep(5000);                                                                          \
         assert_true(cond);                                                                         \
     } while (0)
 
@@ -292,7 +302,8 @@ static void hello_snapshot_and_extension(void **state)
     m.msg_case = PORTICO__V1__CLUSTER_MESSAGE__MSG_HEALTH_REPORT;
     m.health_report = &hr;
     client_queue(&m);
-    PUMP_UNTIL(hook_count(&n_messages) == 1);
+    lws_service(cl.ctx, 0); /* writes it */
+    WAIT_UNTIL(hook_count(&n_messages) == 1);
     assert_int_equal(last_message_case, PORTICO__V1__CLUSTER_MESSAGE__MSG_HEALTH_REPORT);
 
     /* outgoing extension messages are sent after a kick, once each */
@@ -308,6 +319,7 @@ static void hello_snapshot_and_extension(void **state)
 
     cl.close_now = true;
     lws_callback_on_writable(cl.wsi);
+    lws_cancel_service(cl.ctx);
     PUMP_UNTIL(cl.closed);
     uint64_t deadline = gw_time_mono_ms() + 5000;
     while (hook_count(&n_gone) == 0 && gw_time_mono_ms() < deadline)
