@@ -302,7 +302,7 @@ static void hello_snapshot_and_extension(void **state)
     m.msg_case = PORTICO__V1__CLUSTER_MESSAGE__MSG_HEALTH_REPORT;
     m.health_report = &hr;
     client_queue(&m);
-    lws_service(cl.ctx, 0); /* writes it */
+    PUMP_UNTIL(cl.out_len == 0); /* written */
     WAIT_UNTIL(hook_count(&n_messages) == 1);
     assert_int_equal(last_message_case, PORTICO__V1__CLUSTER_MESSAGE__MSG_HEALTH_REPORT);
 
