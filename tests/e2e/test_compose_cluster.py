@@ -201,10 +201,14 @@ done''' % n
             return True
         h.wait_for(converged, timeout=timeout, interval=1, what="every service healthy")
 
-    @staticmethod
-    def cache_volumes(dps):
-        return {m["Name"] for c in dps for m in c["Mounts"]
-                if m["Destination"] == "/var/lib/portico" and m["Type"] == "volume"}
+    def prefixes(self, dps):
+        """The prefix each data plane process runs with (set by the image's entrypoint)."""
+        out = set()
+        for c in dps:
+            r = self.docker(["exec", c["Id"], "bash", "-c",
+                             "tr '\\0' '\\n' </proc/1/environ | sed -n 's/^PORTICO_PREFIX=//p'"])
+            out.add(r.stdout.strip())
+        return out
 
     def dump_logs(self):
         r = self.compose(["logs", "--no-color", "--tail", "60"], check=False, timeout=120)
@@ -253,9 +257,9 @@ done''' % n
         self.assertEqual(published, {"cp": {self.admin_port},
                                      "lb": {self.proxy_port, self.proxy_ssl_port}})
         self.assertEqual(len({c["Config"]["Hostname"] for c in dps}), NUM_DP)
-        # Each replica has its own volume for its prefix (node id, configuration cache).
-        cache_volumes = self.cache_volumes(dps)
-        self.assertEqual(len(cache_volumes), NUM_DP)
+        # Each replica has a prefix of its own (node id, configuration cache) on the dp-data volume.
+        slots = {"/var/lib/portico/slots/dp-%d" % i for i in range(1, NUM_DP + 1)}
+        self.assertEqual(self.prefixes(dps), slots)
 
         # The seed tutorial ("Set Up Intelligent Load Balancing"), host names changed only.
         admin = "http://localhost:%d" % self.admin_port
@@ -341,12 +345,25 @@ done''' % n
         new_dps = self.by_service()["dp"]
         self.assertEqual(len(new_dps), NUM_DP)
         self.assertFalse(old_ids & {c["Id"] for c in new_dps}, "dp containers were not recreated")
-        self.assertEqual(self.cache_volumes(new_dps), cache_volumes)
+        self.assertEqual(self.prefixes(new_dps), slots)
         for c in new_dps:
             h.wait_for(lambda c=c: self.servers_inside(c["Id"]) == {"httpbin", "mockbin"},
                        timeout=60, interval=1, what="recreated %s serving" % c["Name"])
         h.wait_for(lambda: self.assert_alternates(self.keepalive_servers(10)) is None,
                    timeout=30, interval=1, what="proxy port serving after recreate")
+
+        # The control plane back: the recreated data planes kept their node ids (still three
+        # rows, now with the new containers' host names) and converge on one hash again.
+        self.compose(["start", "cp"], timeout=120)
+        h.wait_for(lambda: self.by_service()["cp"][0]["State"].get("Health", {}).get("Status")
+                   == "healthy", timeout=60, interval=1, what="cp healthy again")
+        new_hostnames = {c["Config"]["Hostname"] for c in new_dps}
+
+        def reregistered():
+            rows = registered()
+            return rows and {row["hostname"] for row in rows} == new_hostnames and rows
+        h.wait_for(reregistered, timeout=60, interval=1,
+                   what="the recreated data planes registered under their old node ids")
 
         # Every container stops cleanly (exit 0 on its stop signal) and never restarted.
         self.compose(["stop", "--timeout", "30"], timeout=300)
@@ -357,6 +374,9 @@ done''' % n
             self.assertEqual(c["RestartCount"], 0, c["Name"])
 
         # docker compose down -v: no container, volume or network of the project is left.
+        volumes = {m["Name"] for c in self.containers() for m in c["Mounts"]
+                   if m["Type"] == "volume"}
+        self.assertEqual(len(volumes), 3, volumes)   # pg-data, cluster-certs, dp-data
         self.compose(["down", "-v", "--remove-orphans"], timeout=300)
         type(self).started = False
         label = "label=com.docker.compose.project=%s" % self.project
@@ -365,7 +385,7 @@ done''' % n
                          "")
         self.assertEqual(self.docker(["network", "ls", "-q", "--filter", label]).stdout.strip(),
                          "")
-        for v in cache_volumes:
+        for v in volumes:
             self.assertNotEqual(self.docker(["volume", "inspect", v], check=False).returncode, 0,
                                 "volume %s left behind" % v)
 
