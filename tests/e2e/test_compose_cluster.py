@@ -10,6 +10,7 @@
 # too; PORTICO_COMPOSE="docker-compose" (or "docker compose") picks the Compose spelling.
 # The first run builds every image (a few minutes); later runs reuse Docker's build cache.
 # SPDX-License-Identifier: Apache-2.0
+import fcntl
 import json
 import os
 import shlex
@@ -225,19 +226,23 @@ done''' % n
             raise
 
     def run_cluster(self):
-        t0 = time.monotonic()
-        r = h.run_cmd([BASE_IMAGE_SCRIPT], timeout=1200)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        log("base image %.1fs (%s)" % (time.monotonic() - t0, r.stdout.strip()))
+        # The image tags (portico:latest, ...) are shared by every checkout on this machine:
+        # hold a lock from the build until the containers exist (they pin the image by id).
+        with open(os.path.join("/tmp", "portico-compose-e2e.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            t0 = time.monotonic()
+            r = h.run_cmd([BASE_IMAGE_SCRIPT], timeout=1200)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            log("base image %.1fs (%s)" % (time.monotonic() - t0, r.stdout.strip()))
 
-        t0 = time.monotonic()
-        self.compose(["build"], timeout=3600)
-        log("compose build %.1fs" % (time.monotonic() - t0))
+            t0 = time.monotonic()
+            self.compose(["build"], timeout=3600)
+            log("compose build %.1fs" % (time.monotonic() - t0))
 
-        # docker compose up -d --scale dp=3
-        t0 = time.monotonic()
-        type(self).started = True
-        self.compose(["up", "-d", "--scale", "dp=%d" % NUM_DP], timeout=600)
+            # docker compose up -d --scale dp=3
+            t0 = time.monotonic()
+            type(self).started = True
+            self.compose(["up", "-d", "--scale", "dp=%d" % NUM_DP], timeout=600)
         self.wait_healthy(timeout=180)
         log("up and healthy %.1fs" % (time.monotonic() - t0))
 
