@@ -357,11 +357,12 @@ done''' % n
         h.wait_for(lambda: self.assert_alternates(self.keepalive_servers(10)) is None,
                    timeout=30, interval=1, what="proxy port serving after recreate")
 
-        # The control plane back: the recreated data planes kept their node ids (still three
-        # rows, now with the new containers' host names) and converge on one hash again.
-        self.compose(["start", "cp"], timeout=120)
-        h.wait_for(lambda: self.by_service()["cp"][0]["State"].get("Health", {}).get("Status")
-                   == "healthy", timeout=60, interval=1, what="cp healthy again")
+        # `up` again brings the control plane back (certs and migrations run again and find
+        # their work done); the recreated data planes kept their node ids (still three rows,
+        # now with the new containers' host names) and converge on one hash again.
+        self.compose(["up", "-d", "--scale", "dp=%d" % NUM_DP], timeout=300)
+        self.wait_healthy(timeout=120)
+        self.assertEqual({c["Id"] for c in self.by_service()["dp"]}, {c["Id"] for c in new_dps})
         new_hostnames = {c["Config"]["Hostname"] for c in new_dps}
 
         def reregistered():
