@@ -4,6 +4,9 @@
 # proxy port alternating between the two demo upstreams, three data planes with one config hash,
 # the control plane stopped while the data planes keep serving (also after they are recreated
 # from their cache volumes), a clean stop of every container, and `down -v` leaving nothing.
+# A second test runs deploy/systemd's units under a real systemd inside a container
+# (deploy/docker/systemd-check): hardening in force, reload, restart on failure, clean stop; it
+# is skipped where a container cannot run systemd (it needs CAP_SYS_ADMIN).
 #
 # Runs only where a Docker engine and Compose (`docker compose` v2 or `docker-compose` 1.29) are
 # usable; otherwise it is skipped ("skipped: no docker engine"). PORTICO_SKIP_DOCKER=1 skips it
@@ -401,6 +404,139 @@ done''' % n
         for v in volumes:
             self.assertNotEqual(self.docker(["volume", "inspect", v], check=False).returncode, 0,
                                 "volume %s left behind" % v)
+
+
+SYSTEMD_RUN_ARGS = ["--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined",
+                    "--security-opt", "apparmor=unconfined", "--tmpfs", "/run",
+                    "--tmpfs", "/run/lock", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:ro"]
+
+
+@unittest.skipIf(SKIP, "skipped: %s" % SKIP)
+class SystemdUnitsTest(unittest.TestCase):
+    """deploy/systemd's units under a real systemd (process 1 of a container built by
+    deploy/docker/systemd-check/Dockerfile), with PostgreSQL: both programs start as the
+    unprivileged user with the hardening in force, the data plane connects to the control
+    plane, reload keeps the process, a killed process is restarted, stop exits 0."""
+
+    def setUp(self):
+        self.name = "portico-systemd-" + uuid.uuid4().hex[:10]
+        self.started = False
+
+    def tearDown(self):
+        if self.started:
+            h.run_cmd(["docker", "rm", "-f", "-v", self.name], timeout=120)
+
+    def sh(self, script, check=True, timeout=60):
+        r = h.run_cmd(["docker", "exec", self.name, "bash", "-c", script], timeout=timeout)
+        if check:
+            self.assertEqual(r.returncode, 0, "%s\n%s%s" % (script, r.stdout, r.stderr))
+        return r.stdout.strip()
+
+    def prop(self, unit, name):
+        return self.sh("systemctl show %s -p %s --value" % (unit, name))
+
+    def http_get(self, port, path):
+        """GET path from 127.0.0.1:port inside the container (bash only); returns
+        (status, body), status 0 when nothing answered."""
+        script = ('exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1; '
+                  'printf "GET %s HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n" "$2" >&3; cat <&3')
+        r = h.run_cmd(["docker", "exec", self.name, "timeout", "5", "bash", "-c", script, "_",
+                       str(port), path], timeout=30)
+        head, _, body = r.stdout.partition("\n\n")   # text mode turned CRLF into LF
+        parts = head.split(" ")
+        status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+        return status, body
+
+    def mount_options(self, pid, mountpoint):
+        """Options of the mount at mountpoint as process pid sees it (the last one wins)."""
+        opts = None
+        for line in self.sh("cat /proc/%s/mountinfo" % pid).splitlines():
+            f = line.split()
+            if len(f) > 5 and f[4] == mountpoint:
+                opts = f[5].split(",")
+        return opts
+
+    def test_units(self):
+        with open(os.path.join("/tmp", "portico-compose-e2e.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            r = h.run_cmd([BASE_IMAGE_SCRIPT], timeout=1200)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            t0 = time.monotonic()
+            for dockerfile, tag in (("deploy/Dockerfile", "portico:latest"),
+                                    ("deploy/docker/systemd-check/Dockerfile",
+                                     "portico-systemd-check:latest")):
+                r = h.run_cmd(["docker", "build", "-q", "-t", tag, "-f",
+                               os.path.join(h.SRC_DIR, dockerfile), h.SRC_DIR], timeout=3600)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr[-4000:])
+            log("systemd check image %.1fs" % (time.monotonic() - t0))
+            r = h.run_cmd(["docker", "run", "-d", "--name", self.name] + SYSTEMD_RUN_ARGS +
+                          ["portico-systemd-check:latest"], timeout=120)
+        if r.returncode != 0:
+            self.skipTest("cannot run systemd in a container here: %s" % r.stderr.strip())
+        self.started = True
+
+        def booted():
+            st = self.sh("systemctl is-system-running || true")
+            return st if st in ("running", "degraded") else False
+        try:
+            h.wait_for(booted, timeout=60, interval=1, what="systemd up")
+        except AssertionError:
+            self.skipTest("systemd does not come up in a container here")
+
+        def both_active():
+            return self.sh("systemctl is-active portico-cp portico-dp || true") == \
+                "active\nactive"
+        h.wait_for(both_active, timeout=60, interval=1, what="portico-cp and portico-dp active")
+        h.wait_for(lambda: self.http_get(8001, "/status")[0] == 200, timeout=60, interval=1,
+                   what="cp /status")
+        h.wait_for(lambda: self.http_get(8100, "/status")[0] == 200, timeout=60, interval=1,
+                   what="dp /status")
+
+        def dp_registered():
+            status, body = self.http_get(8001, "/clustering/data-planes")
+            rows = json.loads(body)["data"] if status == 200 else []
+            return len(rows) == 1 and rows[0].get("config_hash")
+        h.wait_for(dp_registered, timeout=60, interval=1, what="dp registered with the cp")
+
+        # The hardening is in force on the running processes.
+        for unit in ("portico-cp", "portico-dp"):
+            pid = self.prop(unit, "MainPID")
+            status = self.sh("cat /proc/%s/status" % pid)
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            uid = self.sh("id -u portico")
+            self.assertEqual(fields["Uid"].split()[0], uid, unit)
+            self.assertEqual(fields["NoNewPrivs"].strip(), "1", unit)
+            self.assertEqual(int(fields["CapEff"].strip(), 16), 0, unit)
+            self.assertEqual(int(fields["CapBnd"].strip(), 16), 0, unit)
+            self.assertEqual(fields["Seccomp"].strip(), "2", unit)
+            # ProtectSystem=strict: everything read-only but the state directory.
+            self.assertIn("ro", self.mount_options(pid, "/"), unit)
+            state = "/var/lib/portico/" + unit[len("portico-"):]
+            self.assertIn("rw", self.mount_options(pid, state), unit)
+
+        # systemctl reload: SIGUSR1 (reopen log_file); the process stays.
+        for unit in ("portico-dp", "portico-cp"):
+            pid = self.prop(unit, "MainPID")
+            self.sh("systemctl reload %s" % unit)
+            time.sleep(1)
+            self.assertEqual(self.prop(unit, "ActiveState"), "active", unit)
+            self.assertEqual(self.prop(unit, "MainPID"), pid, "%s did not survive reload" % unit)
+            self.assertEqual(self.prop(unit, "NRestarts"), "0", unit)
+
+        # Restart=on-failure: a data plane killed by SIGKILL comes back.
+        pid = self.prop("portico-dp", "MainPID")
+        self.sh("kill -KILL %s" % pid)
+        h.wait_for(lambda: self.prop("portico-dp", "NRestarts") == "1" and
+                   self.prop("portico-dp", "ActiveState") == "active" and
+                   self.prop("portico-dp", "MainPID") not in ("0", pid),
+                   timeout=30, interval=0.5, what="portico-dp restarted")
+
+        # systemctl stop: SIGTERM, exit status 0.
+        for unit in ("portico-dp", "portico-cp"):
+            self.sh("systemctl stop %s" % unit, timeout=60)
+            self.assertEqual(self.prop(unit, "ActiveState"), "inactive", unit)
+            self.assertEqual(self.prop(unit, "Result"), "success", unit)
+            self.assertEqual(self.prop(unit, "ExecMainStatus"), "0", unit)
 
 
 if __name__ == "__main__":
