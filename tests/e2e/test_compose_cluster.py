@@ -463,6 +463,7 @@ class SystemdUnitsTest(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             t0 = time.monotonic()
             for dockerfile, tag in (("deploy/Dockerfile", "portico:latest"),
+                                    ("deploy/docker/postgres/Dockerfile", "portico-postgres:15"),
                                     ("deploy/docker/systemd-check/Dockerfile",
                                      "portico-systemd-check:latest")):
                 r = h.run_cmd(["docker", "build", "-q", "-t", tag, "-f",
