@@ -78,10 +78,12 @@ class ComposeClusterTest(unittest.TestCase):
         cls.compose_cmd = find_compose()
         cls.project = "porticoe2e" + uuid.uuid4().hex[:10]
         cls.admin_port = h.free_port()
+        cls.gui_port = h.free_port()
         cls.proxy_port = h.free_port()
         cls.proxy_ssl_port = h.free_port()
         cls.env = {
             "PORTICO_ADMIN_PORT": str(cls.admin_port),
+            "PORTICO_GUI_PORT": str(cls.gui_port),
             "PORTICO_PROXY_PORT": str(cls.proxy_port),
             "PORTICO_PROXY_SSL_PORT": str(cls.proxy_ssl_port),
             "COMPOSE_HTTP_TIMEOUT": "300",
@@ -269,7 +271,7 @@ done''' % n
                 for port, binds in (c["NetworkSettings"]["Ports"] or {}).items():
                     if binds:
                         published.setdefault(name, set()).update(int(b["HostPort"]) for b in binds)
-        self.assertEqual(published, {"cp": {self.admin_port},
+        self.assertEqual(published, {"cp": {self.admin_port, self.gui_port},
                                      "lb": {self.proxy_port, self.proxy_ssl_port}})
         self.assertEqual(len({c["Config"]["Hostname"] for c in dps}), NUM_DP)
         # Each replica has a prefix of its own (node id, configuration cache) on the dp-data volume.
