@@ -313,6 +313,16 @@ done''' % n
         seen = self.keepalive_servers(20)
         self.assert_alternates(seen)
         self.assertEqual(seen.count("httpbin"), 10, seen)
+        # The README's check: curl reuses one connection for several URLs, so they go to one
+        # data plane and alternate.
+        r = h.run_cmd(["bash", "-c", "curl -sS " + " ".join(
+            ["http://localhost:%d/mock" % self.proxy_port] * 4) + " | grep '\"server\"'"],
+            timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.split()
+        self.assert_alternates([x.strip('",') for x in lines if x.strip('",') in
+                                ("httpbin", "mockbin")])
+        self.assertEqual(len(r.stdout.splitlines()), 4, r.stdout)
         # curl http://localhost:8000/mock, a new connection each time (spread over the replicas)
         names = []
         for _ in range(12):
