@@ -243,10 +243,11 @@ done''' % n
             t0 = time.monotonic()
             # The build stage gets a tag of its own, so that it stays cached (and what earlier
             # builds left untagged can be pruned: it would pile up on the machine run after run).
-            self.docker(["build", "-q", "--target", "build", "-t", "portico-build:cache",
+            self.docker(["build", "-q", "--force-rm", "--target", "build",
+                         "-t", "portico-build:cache",
                          "-f", os.path.join(h.SRC_DIR, "deploy", "Dockerfile"), h.SRC_DIR],
                         timeout=3600)
-            self.compose(["build"], timeout=3600)
+            self.compose(["build", "--force-rm"], timeout=3600)
             log("compose build %.1fs" % (time.monotonic() - t0))
             self.docker(["image", "prune", "-f", "--filter", "label=io.portico.image"],
                         check=False)
@@ -478,7 +479,7 @@ class SystemdUnitsTest(unittest.TestCase):
                                     ("deploy/docker/postgres/Dockerfile", "portico-postgres:15"),
                                     ("deploy/docker/systemd-check/Dockerfile",
                                      "portico-systemd-check:latest")):
-                r = h.run_cmd(["docker", "build", "-q", "-t", tag, "-f",
+                r = h.run_cmd(["docker", "build", "-q", "--force-rm", "-t", tag, "-f",
                                os.path.join(h.SRC_DIR, dockerfile), h.SRC_DIR], timeout=3600)
                 self.assertEqual(r.returncode, 0, r.stdout + r.stderr[-4000:])
             log("systemd check image %.1fs" % (time.monotonic() - t0))
