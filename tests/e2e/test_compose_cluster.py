@@ -6,7 +6,9 @@
 # from their cache volumes), a clean stop of every container, and `down -v` leaving nothing.
 # A second test runs deploy/systemd's units under a real systemd inside a container
 # (deploy/docker/systemd-check): hardening in force, reload, restart on failure, clean stop; it
-# is skipped where a container cannot run systemd (it needs CAP_SYS_ADMIN).
+# is skipped where a container cannot run systemd (it needs CAP_SYS_ADMIN). A third one, without
+# Docker, checks what the units' ExecReload relies on (SIGUSR1 reopens log_file) with the
+# sanitizer build.
 #
 # Runs only where a Docker engine and Compose (`docker compose` v2 or `docker-compose` 1.29) are
 # usable; otherwise it is skipped ("skipped: no docker engine"). PORTICO_SKIP_DOCKER=1 skips it
@@ -17,6 +19,7 @@ import fcntl
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -417,6 +420,43 @@ done''' % n
         for v in volumes:
             self.assertNotEqual(self.docker(["volume", "inspect", v], check=False).returncode, 0,
                                 "volume %s left behind" % v)
+
+
+class ReloadSignalTest(unittest.TestCase):
+    """What the units' ExecReload (SIGUSR1) relies on, with the sanitizer build and no Docker:
+    after logrotate moved log_file away, SIGUSR1 makes each program write to a new file at the
+    configured path and keep running; SIGTERM still stops it with exit status 0."""
+
+    def check_reopen(self, proc, log_path, still_serving):
+        os.rename(log_path, log_path + ".1")
+        proc.signal(signal.SIGUSR1)
+
+        def reopened():
+            with open(log_path, encoding="utf-8", errors="replace") as f:
+                return "log file reopened" in f.read()
+        h.wait_for(lambda: os.path.exists(log_path) and reopened(), timeout=10,
+                   what="a new %s" % log_path)
+        self.assertTrue(proc.alive(), "SIGUSR1 stopped the process")
+        self.assertTrue(still_serving())
+        with open(log_path + ".1", encoding="utf-8", errors="replace") as f:
+            self.assertNotIn("log file reopened", f.read())
+
+    def test_sigusr1_reopens_the_log(self):
+        d = h.make_tmpdir("reload-")
+        cp_log = os.path.join(d, "cp.log")
+        cp = h.ControlPlane(env={"PORTICO_LOG_FILE": cp_log})
+        try:
+            self.check_reopen(cp.proc, cp_log,
+                              lambda: cp.admin("GET", "/status").status == 200)
+        finally:
+            cp.stop()
+        dp_log = os.path.join(d, "dp.log")
+        dp = h.DataPlane(extra_env={"PORTICO_LOG_FILE": dp_log})
+        try:
+            self.check_reopen(dp.proc, dp_log, lambda: h.request(
+                "GET", "http://127.0.0.1:%d/status" % dp.status_port).status == 200)
+        finally:
+            dp.stop()
 
 
 SYSTEMD_RUN_ARGS = ["--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined",
