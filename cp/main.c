@@ -37,6 +37,21 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
+/* SIGUSR1 (logrotate, `systemctl reload`): reopens log_file; the process keeps running. The
+ * event lives at file scope so that run()'s early exits need no extra cleanup variable. */
+static struct event *sigusr1_event;
+
+static void on_reopen_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    (void)arg;
+    if (gw_log_reopen() != 0)
+        GW_LOG_ERRNO(GW_LOG_ERROR, errno, "cannot reopen the log file");
+    else
+        GW_LOG(GW_LOG_NOTICE, "log file reopened");
+}
+
 /* Runs the control plane until SIGTERM/SIGINT: the Admin API (and, beside it, the cluster
  * server) on one event loop. Returns the exit status. */
 static int run(struct gw_conf *conf)
@@ -71,6 +86,9 @@ static int run(struct gw_conf *conf)
     sigint = evsignal_new(base, SIGINT, on_signal, base);
     if (!sigterm || !sigint || evsignal_add(sigterm, NULL) != 0 || evsignal_add(sigint, NULL) != 0)
         goto out;
+    sigusr1_event = evsignal_new(base, SIGUSR1, on_reopen_signal, NULL);
+    if (!sigusr1_event || evsignal_add(sigusr1_event, NULL) != 0)
+        goto out;
     if (cp_admin_start(base, conf, store, &admin) != GW_OK)
         goto out;
     if (cp_decl_admin_register(admin) != GW_OK)
@@ -87,6 +105,9 @@ out:
         event_free(sigterm);
     if (sigint)
         event_free(sigint);
+    if (sigusr1_event)
+        event_free(sigusr1_event);
+    sigusr1_event = NULL;
     if (base)
         event_base_free(base);
     cp_store_destroy(store);
