@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "health/dp_health_counter.h"
+
 struct dp_upstream_state {
     atomic_uint_fast64_t rr_pos; /* next wheel position (shared by every worker) */
     atomic_uint_fast64_t lc_pos; /* tie breaker for least-connections and latency */
@@ -20,9 +22,10 @@ struct dp_addr_state {
     atomic_int active;   /* requests in flight to this address (every worker) */
     atomic_bool healthy; /* false = out of rotation (health checker hooks) */
     atomic_uint_fast64_t successes, failures, timeouts;
-    pthread_mutex_t lock; /* guards ewma and ewma_at_us */
-    double ewma;          /* seconds */
-    uint64_t ewma_at_us;  /* monotonic time of the last update; 0 = never */
+    pthread_mutex_t lock;     /* guards ewma and ewma_at_us */
+    double ewma;              /* seconds */
+    uint64_t ewma_at_us;      /* monotonic time of the last update; 0 = never */
+    struct dp_hc_counters hc; /* health checker counters and state (dp/health), under lock */
 };
 
 /* Returns the upstream state for key (borrowed string), creating it; owned reference, release
