@@ -22,10 +22,12 @@ struct dp_addr_state {
     atomic_int active;   /* requests in flight to this address (every worker) */
     atomic_bool healthy; /* false = out of rotation (health checker hooks) */
     atomic_uint_fast64_t successes, failures, timeouts;
-    pthread_mutex_t lock;     /* guards ewma and ewma_at_us */
-    double ewma;              /* seconds */
-    uint64_t ewma_at_us;      /* monotonic time of the last update; 0 = never */
-    struct dp_hc_counters hc; /* health checker counters and state (dp/health), under lock */
+    pthread_mutex_t lock; /* guards ewma and ewma_at_us */
+    double ewma;          /* seconds */
+    uint64_t ewma_at_us;  /* monotonic time of the last update; 0 = never */
+
+    /* health checker counters and state (dp/health), guarded by lock */
+    struct dp_hc_counters hc;
 };
 
 /* Returns the upstream state for key (borrowed string), creating it; owned reference, release
