@@ -21,6 +21,8 @@
 #include "gw_listen.h"
 #include "gw_cli.h"
 #include "gw_log.h"
+#include "health/dp_health_checker.h"
+#include "health/dp_health_http.h"
 
 static void usage(FILE *out)
 {
@@ -73,6 +75,7 @@ static int run(struct gw_conf *conf)
     struct dp_worker **workers = NULL;
     int nw = 0;
     struct dp_status *st = NULL;
+    struct dp_health_checker *checker = NULL;
     struct event *sigs[4] = {0};
     static const int signums[4] = {SIGTERM, SIGQUIT, SIGINT, SIGUSR1};
 
@@ -141,6 +144,12 @@ static int run(struct gw_conf *conf)
      * dp_cluster_client_start(conf, ...) connects to cluster_control_plane and calls
      * dp_config_apply_snapshot() for every snapshot received. */
 
+    /* health checks: node id for /upstreams/{u}/health, active checker thread */
+    if (dp_health_node_id_load(prefix) != GW_OK || dp_health_checker_start(&checker) != GW_OK) {
+        GW_LOG(GW_LOG_CRIT, "cannot start the health checker");
+        goto out;
+    }
+
     GW_LOG(GW_LOG_NOTICE, "data plane started version=%s workers=%d", PORTICO_VERSION, nw);
     event_base_dispatch(m.base);
     rc = 0;
@@ -148,6 +157,7 @@ static int run(struct gw_conf *conf)
     /* ---- cluster client: dp_cluster_client_stop() goes here, before the workers stop ---- */
 
 out:
+    dp_health_checker_stop(checker);
     if (workers) {
         for (int i = 0; i < nw; i++)
             if (workers[i] && workers[i]->started)
