@@ -14,6 +14,7 @@
 
 #include "dp_http.h"
 #include "dp_metrics.h"
+#include "dp_wbuf.h"
 #include "dp_worker.h"
 #include "gw_log.h"
 #include "gw_time.h"
@@ -144,14 +145,12 @@ static void req_free(struct dp_req *r)
         dp_proxy_release(r, false);
     dp_hblock_cleanup(&r->hb);
     dp_hblock_cleanup(&r->rb);
-    if (r->head)
-        evbuffer_free(r->head);
+    gw_buf_cleanup(&r->head);
     if (r->pending)
         evbuffer_free(r->pending);
     free(r->path);
     free(r->hash_cookie);
     free(r->hash_tmp);
-    free(r->reqline);
     dp_config_unref(r->cfg);
     free(r);
 }
@@ -209,12 +208,29 @@ static int header_piece(llhttp_t *p, const char *at, size_t len, bool value)
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
+    struct dp_conn *c = p->data;
+    c->req->value_done = false;
     return header_piece(p, at, len, false);
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
+    /* obs-fold (a value continued on the next line) is refused, as RFC 9112 allows: llhttp
+     * reports the continuation as more value after the value was complete. */
+    struct dp_conn *c = p->data;
+    bool after_lf = at > c->feed_base ? at[-1] == '\n' : c->feed_prev_last == '\n';
+    if (c->req->value_done || after_lf || memchr(at, '\n', len) || memchr(at, '\r', len)) {
+        c->req->error_status = 400;
+        return -1;
+    }
     return header_piece(p, at, len, true);
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    struct dp_conn *c = p->data;
+    c->req->value_done = true;
+    return 0;
 }
 
 static int on_headers_complete(llhttp_t *p)
@@ -224,6 +240,10 @@ static int on_headers_complete(llhttp_t *p)
     r->method = llhttp_get_method(p);
     r->http_major = llhttp_get_http_major(p);
     r->http_minor = llhttp_get_http_minor(p);
+    if (r->http_major != 1) {
+        r->error_status = 400; /* HTTP/0.9 and unknown versions */
+        return -1;
+    }
     r->keepalive = llhttp_should_keep_alive(p);
     r->chunked = (p->flags & F_CHUNKED) != 0;
     r->upgrade = p->upgrade != 0;
@@ -262,8 +282,10 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     }
     if (!r->pending && !(r->pending = evbuffer_new()))
         return -1;
-    if (r->chunked)
-        evbuffer_add_printf(r->pending, "%zx\r\n", len);
+    if (r->chunked) {
+        char ch[24];
+        evbuffer_add(r->pending, ch, dp_wb_chunk_head(ch, len));
+    }
     evbuffer_add(r->pending, at, len);
     if (r->chunked)
         evbuffer_add(r->pending, "\r\n", 2);
@@ -293,6 +315,7 @@ static const llhttp_settings_t req_settings = {
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
+    .on_header_value_complete = on_header_value_complete,
 };
 
 /* ---- generated responses ------------------------------------------------------------------ */
@@ -661,7 +684,9 @@ void dp_conn_process(struct dp_conn *c)
             break;
         size_t len = v.iov_len > FEED_MAX ? FEED_MAX : v.iov_len;
         const char *base = v.iov_base;
+        c->feed_base = base;
         llhttp_errno_t err = llhttp_execute(&c->p, base, len);
+        c->feed_prev_last = base[len - 1];
         size_t consumed = len;
         if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
             consumed = (size_t)(llhttp_get_error_pos(&c->p) - base);

@@ -16,6 +16,7 @@
 #include "balancer/dp_lb.h"
 #include "dp_config_internal.h"
 #include "dp_router.h"
+#include "gw_buf.h"
 
 struct dp_worker;
 
@@ -64,6 +65,7 @@ struct dp_req {
     bool chunked, expect_continue, upgrade;
     uint64_t body_read;
     int error_status; /* set by a parser callback before failing */
+    bool value_done;  /* the current header value is complete (obs-fold detection) */
 
     /* routing */
     struct dp_router_match match;
@@ -76,7 +78,8 @@ struct dp_req {
     size_t host_len;
 
     /* upstream */
-    struct evbuffer *head;    /* upstream request head, kept for retries */
+    struct gw_buf head;       /* upstream request head without Host, kept for retries */
+    size_t head_split;        /* end of the request line inside head */
     struct evbuffer *pending; /* framed body bytes not yet handed to an upstream connection */
     struct dp_upconn *up;
     const struct dp_addr *addr;
@@ -88,7 +91,6 @@ struct dp_req {
     bool idempotent;
     char *hash_cookie; /* generated consistent-hashing cookie value (owned) */
     char *hash_tmp;    /* joined query-arg values for hashing (owned) */
-    char *reqline;     /* upstream request line (owned) */
     bool counted;      /* addr->state->active was incremented for this try */
     bool connected;    /* the current try's connection is established */
     bool skip_1xx;     /* an interim 1xx response is being skipped */
@@ -130,6 +132,8 @@ struct dp_conn {
     uint16_t peer_port;
     int local_port;
     struct dp_upconn *tunnel; /* websocket upstream */
+    const char *feed_base;    /* start of the chunk being parsed (obs-fold detection) */
+    char feed_prev_last;      /* last byte of the previous chunk */
     struct dp_conn *next, *prev;
 };
 

@@ -14,6 +14,7 @@
 #include "balancer/dp_lb_state.h"
 #include "dp_http.h"
 #include "dp_metrics.h"
+#include "dp_wbuf.h"
 #include "dp_worker.h"
 #include "gw_log.h"
 #include "gw_time.h"
@@ -75,32 +76,27 @@ static enum gw_err build_head(struct dp_req *r)
     struct dp_conn *c = r->c;
     const struct dp_settings *set = c->w->set;
     const struct dp_hblock *b = &r->hb;
-    r->head = evbuffer_new();
-    if (!r->head)
-        return GW_ERR_NOMEM;
+    struct gw_buf *h = &r->head;
+    gw_buf_init(h, 0); /* bounded by the client header limits it is built from */
     /* Upstream URI: service path joining and strip_path on the normalised path; query as is. */
     const char *url = b->buf + r->url_o;
     const char *q = memchr(url, '?', r->url_l);
     size_t qlen = q ? r->url_l - (size_t)(q - url) : 0;
     size_t splen = r->svc->path ? strlen(r->svc->path) : 1;
     size_t cap = r->path_len + splen + 4;
-    char *up = malloc(cap);
-    if (!up)
+    if (gw_buf_reserve(h, cap + qlen + b->len + 1024) != GW_OK)
         return GW_ERR_NOMEM;
+    dp_wb_str(h, llhttp_method_name((llhttp_method_t)r->method));
+    DP_WB_LIT(h, " ");
+    /* the path is written straight into the reserved space */
     size_t uplen = dp_router_upstream_path(r->route, r->svc->path, r->path, r->path_len,
-                                           r->match.prefix_len, up, cap);
-    size_t rl = strlen(llhttp_method_name((llhttp_method_t)r->method)) + uplen + qlen + 16;
-    r->reqline = malloc(rl);
-    if (!r->reqline) {
-        free(up);
-        return GW_ERR_NOMEM;
-    }
-    snprintf(r->reqline, rl, "%s %.*s%.*s HTTP/1.1\r\n",
-             llhttp_method_name((llhttp_method_t)r->method), (int)uplen, up, (int)qlen, q ? q : "");
-    free(up);
+                                           r->match.prefix_len, h->data + h->len, cap);
+    h->len += uplen;
+    dp_wb_mem(h, q ? q : "", qlen);
+    DP_WB_LIT(h, " HTTP/1.1\r\n");
+    r->head_split = h->len; /* the Host line goes here, per try */
 
     bool trusted = dp_settings_is_trusted(set, c->peer_ip);
-    struct evbuffer *h = r->head;
     size_t xff_len = 0, via_len = 0;
     const char *xff = hval(b, "x-forwarded-for", &xff_len);
     const char *via = hval(b, "via", &via_len);
@@ -113,15 +109,14 @@ static enum gw_err build_head(struct dp_req *r)
             name_is(s, b->buf, "x-portico-request-id") ||
             (s->nl > 12 && strncasecmp(n, "x-forwarded-", 12) == 0) || in_connection(b, n, s->nl))
             continue;
-        evbuffer_add(h, n, s->nl);
-        evbuffer_add(h, ": ", 2);
-        evbuffer_add(h, b->buf + s->vo, s->vl);
-        evbuffer_add(h, "\r\n", 2);
+        dp_wb_mem(h, n, s->nl);
+        DP_WB_LIT(h, ": ");
+        dp_wb_mem(h, b->buf + s->vo, s->vl);
+        DP_WB_LIT(h, "\r\n");
     }
     /* Real client address: real_ip_header is honoured only from trusted peers. */
     const char *real = c->peer_ip;
     size_t real_len = strlen(real);
-    char realbuf[64];
     if (trusted) {
         char lname[64];
         size_t ln = strlen(set->real_ip_header);
@@ -143,60 +138,66 @@ static enum gw_err build_head(struct dp_req *r)
                     v++;
                     vl--;
                 }
-                if (vl < sizeof(realbuf)) {
-                    memcpy(realbuf, v, vl);
-                    realbuf[vl] = '\0';
-                    real = realbuf;
-                    real_len = vl;
-                }
+                real = v;
+                real_len = vl;
             }
         }
     }
-    if (xff)
-        evbuffer_add_printf(h, "X-Forwarded-For: %.*s, %s\r\n", (int)xff_len, xff, c->peer_ip);
-    else
-        evbuffer_add_printf(h, "X-Forwarded-For: %s\r\n", c->peer_ip);
+    DP_WB_LIT(h, "X-Forwarded-For: ");
+    if (xff) {
+        dp_wb_mem(h, xff, xff_len);
+        DP_WB_LIT(h, ", ");
+    }
+    dp_wb_str(h, c->peer_ip);
+    DP_WB_LIT(h, "\r\n");
     size_t vl;
     const char *v;
     if (trusted && (v = hval(b, "x-forwarded-proto", &vl)))
-        evbuffer_add_printf(h, "X-Forwarded-Proto: %.*s\r\n", (int)vl, v);
+        DP_WB_HDR(h, "X-Forwarded-Proto: ", v, vl);
     else
-        evbuffer_add(h, "X-Forwarded-Proto: http\r\n", 25);
+        DP_WB_LIT(h, "X-Forwarded-Proto: http\r\n");
     if (trusted && (v = hval(b, "x-forwarded-host", &vl)))
-        evbuffer_add_printf(h, "X-Forwarded-Host: %.*s\r\n", (int)vl, v);
+        DP_WB_HDR(h, "X-Forwarded-Host: ", v, vl);
     else if (r->host_len)
-        evbuffer_add_printf(h, "X-Forwarded-Host: %.*s\r\n", (int)r->host_len, r->host);
-    if (trusted && (v = hval(b, "x-forwarded-port", &vl)))
-        evbuffer_add_printf(h, "X-Forwarded-Port: %.*s\r\n", (int)vl, v);
-    else
-        evbuffer_add_printf(h, "X-Forwarded-Port: %d\r\n", c->local_port);
-    if (trusted && (v = hval(b, "x-forwarded-path", &vl)))
-        evbuffer_add_printf(h, "X-Forwarded-Path: %.*s\r\n", (int)vl, v);
-    else
-        evbuffer_add_printf(h, "X-Forwarded-Path: %.*s\r\n",
-                            (int)(q ? (size_t)(q - url) : r->url_l), url);
-    if (trusted && (v = hval(b, "x-forwarded-prefix", &vl)))
-        evbuffer_add_printf(h, "X-Forwarded-Prefix: %.*s\r\n", (int)vl, v);
-    else if (r->route->strip_path && r->match.prefix_len > 1)
-        evbuffer_add_printf(h, "X-Forwarded-Prefix: %.*s\r\n", (int)r->match.prefix_len, r->path);
-    evbuffer_add_printf(h, "X-Real-IP: %.*s\r\n", (int)real_len, real);
-    if (via)
-        evbuffer_add_printf(h, "Via: %.*s, " VIA_TOKEN "\r\n", (int)via_len, via);
-    else
-        evbuffer_add(h, "Via: " VIA_TOKEN "\r\n", 5 + strlen(VIA_TOKEN) + 2);
-    evbuffer_add_printf(h, "X-Portico-Request-Id: %s\r\n", r->id);
-    if (r->chunked)
-        evbuffer_add(h, "Transfer-Encoding: chunked\r\n", 28);
-    else if (r->c->p.flags & F_CONTENT_LENGTH || r->body_read)
-        evbuffer_add_printf(h, "Content-Length: %llu\r\n",
-                            (unsigned long long)(r->body_read + r->c->p.content_length));
-    if (r->upgrade && (v = hval(b, "upgrade", &vl))) {
-        evbuffer_add_printf(h, "Upgrade: %.*s\r\nConnection: Upgrade\r\n", (int)vl, v);
+        DP_WB_HDR(h, "X-Forwarded-Host: ", r->host, r->host_len);
+    if (trusted && (v = hval(b, "x-forwarded-port", &vl))) {
+        DP_WB_HDR(h, "X-Forwarded-Port: ", v, vl);
     } else {
-        evbuffer_add(h, "Connection: keep-alive\r\n", 24);
+        DP_WB_LIT(h, "X-Forwarded-Port: ");
+        dp_wb_u64(h, (uint64_t)c->local_port);
+        DP_WB_LIT(h, "\r\n");
     }
-    evbuffer_add(h, "\r\n", 2);
-    return GW_OK;
+    if (trusted && (v = hval(b, "x-forwarded-path", &vl)))
+        DP_WB_HDR(h, "X-Forwarded-Path: ", v, vl);
+    else
+        DP_WB_HDR(h, "X-Forwarded-Path: ", url, q ? (size_t)(q - url) : r->url_l);
+    if (trusted && (v = hval(b, "x-forwarded-prefix", &vl)))
+        DP_WB_HDR(h, "X-Forwarded-Prefix: ", v, vl);
+    else if (r->route->strip_path && r->match.prefix_len > 1)
+        DP_WB_HDR(h, "X-Forwarded-Prefix: ", r->path, r->match.prefix_len);
+    DP_WB_HDR(h, "X-Real-IP: ", real, real_len);
+    DP_WB_LIT(h, "Via: ");
+    if (via) {
+        dp_wb_mem(h, via, via_len);
+        DP_WB_LIT(h, ", ");
+    }
+    DP_WB_LIT(h, VIA_TOKEN "\r\n");
+    DP_WB_HDR(h, "X-Portico-Request-Id: ", r->id, 32);
+    if (r->chunked) {
+        DP_WB_LIT(h, "Transfer-Encoding: chunked\r\n");
+    } else if (r->c->p.flags & F_CONTENT_LENGTH || r->body_read) {
+        DP_WB_LIT(h, "Content-Length: ");
+        dp_wb_u64(h, r->body_read + r->c->p.content_length);
+        DP_WB_LIT(h, "\r\n");
+    }
+    if (r->upgrade && (v = hval(b, "upgrade", &vl))) {
+        DP_WB_HDR(h, "Upgrade: ", v, vl);
+        DP_WB_LIT(h, "Connection: Upgrade\r\n");
+    } else {
+        DP_WB_LIT(h, "Connection: keep-alive\r\n");
+    }
+    DP_WB_LIT(h, "\r\n");
+    return h->data ? GW_OK : GW_ERR_NOMEM;
 }
 
 /* Host header for the upstream request (Kong's set_host_header). */
@@ -417,12 +418,15 @@ static void send_head(struct dp_req *r)
 {
     struct dp_upconn *up = r->up;
     struct evbuffer *out = bufferevent_get_output(up->bev);
-    char host[300];
-    host_header(r, host, sizeof(host));
-    evbuffer_add(out, r->reqline, strlen(r->reqline));
-    evbuffer_add_printf(out, "Host: %s\r\n", host);
-    size_t hl = evbuffer_get_length(r->head);
-    evbuffer_add(out, evbuffer_pullup(r->head, -1), hl);
+    char host[320];
+    memcpy(host, "Host: ", 6);
+    host_header(r, host + 6, sizeof(host) - 8);
+    size_t hl = strlen(host);
+    host[hl++] = '\r';
+    host[hl++] = '\n';
+    evbuffer_add(out, r->head.data, r->head_split);
+    evbuffer_add(out, host, hl);
+    evbuffer_add(out, r->head.data + r->head_split, r->head.len - r->head_split);
     r->up_ready = true;
     r->connected = true;
     struct timeval rt, wt;
@@ -673,11 +677,15 @@ static int r_on_headers_complete(llhttp_t *p)
     if (c->w->draining)
         c->close_after = true;
 
-    struct evbuffer *out = bufferevent_get_output(c->bev);
+    struct gw_buf *o = &c->w->scratch;
+    gw_buf_reset(o);
     const struct dp_hblock *b = &r->rb;
     size_t reason_len = b->n ? b->h[0].vl : 0;
-    evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", status, (int)reason_len,
-                        reason_len ? b->buf + b->h[0].vo : "");
+    DP_WB_LIT(o, "HTTP/1.1 ");
+    dp_wb_u64(o, (uint64_t)status);
+    DP_WB_LIT(o, " ");
+    dp_wb_mem(o, reason_len ? b->buf + b->h[0].vo : "", reason_len);
+    DP_WB_LIT(o, "\r\n");
     bool server = false;
     size_t via_len = 0;
     const char *via = NULL;
@@ -699,34 +707,48 @@ static int r_on_headers_complete(llhttp_t *p)
             continue;
         if (name_is(s, b->buf, "server"))
             server = true;
-        evbuffer_add(out, n, s->nl);
-        evbuffer_add(out, ": ", 2);
-        evbuffer_add(out, b->buf + s->vo, s->vl);
-        evbuffer_add(out, "\r\n", 2);
+        dp_wb_mem(o, n, s->nl);
+        DP_WB_LIT(o, ": ");
+        dp_wb_mem(o, b->buf + s->vo, s->vl);
+        DP_WB_LIT(o, "\r\n");
     }
     if (r->framing == DP_FRAME_CHUNKED)
-        evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+        DP_WB_LIT(o, "Transfer-Encoding: chunked\r\n");
     if (status == 101)
-        evbuffer_add(out, "Connection: Upgrade\r\n", 21);
+        DP_WB_LIT(o, "Connection: Upgrade\r\n");
     else if (c->close_after || !r->keepalive)
-        evbuffer_add(out, "Connection: close\r\n", 19);
+        DP_WB_LIT(o, "Connection: close\r\n");
     else if (client10)
-        evbuffer_add(out, "Connection: keep-alive\r\n", 24);
+        DP_WB_LIT(o, "Connection: keep-alive\r\n");
     if (!server)
-        evbuffer_add(out, "Server: portico/" PORTICO_VERSION "\r\n",
-                     16 + strlen(PORTICO_VERSION) + 2);
-    if (via)
-        evbuffer_add_printf(out, "Via: %.*s, " VIA_TOKEN "\r\n", (int)via_len, via);
-    else
-        evbuffer_add(out, "Via: " VIA_TOKEN "\r\n", 5 + strlen(VIA_TOKEN) + 2);
-    if (r->hash_cookie)
-        evbuffer_add_printf(out, "Set-Cookie: %s=%s; Path=%s; Same-Site=Lax; HttpOnly\r\n",
-                            r->svc->upstream->hash_on_cookie, r->hash_cookie,
-                            r->svc->upstream->hash_on_cookie_path);
-    evbuffer_add_printf(out,
-                        "X-Portico-Upstream-Latency: %llu\r\nX-Portico-Proxy-Latency: %llu\r\n"
-                        "X-Portico-Request-Id: %s\r\n\r\n",
-                        (unsigned long long)up_ms, (unsigned long long)px_ms, r->id);
+        DP_WB_LIT(o, "Server: portico/" PORTICO_VERSION "\r\n");
+    DP_WB_LIT(o, "Via: ");
+    if (via) {
+        dp_wb_mem(o, via, via_len);
+        DP_WB_LIT(o, ", ");
+    }
+    DP_WB_LIT(o, VIA_TOKEN "\r\n");
+    if (r->hash_cookie) {
+        DP_WB_LIT(o, "Set-Cookie: ");
+        dp_wb_str(o, r->svc->upstream->hash_on_cookie);
+        DP_WB_LIT(o, "=");
+        dp_wb_str(o, r->hash_cookie);
+        DP_WB_LIT(o, "; Path=");
+        dp_wb_str(o, r->svc->upstream->hash_on_cookie_path);
+        DP_WB_LIT(o, "; Same-Site=Lax; HttpOnly\r\n");
+    }
+    DP_WB_LIT(o, "X-Portico-Upstream-Latency: ");
+    dp_wb_u64(o, up_ms);
+    DP_WB_LIT(o, "\r\nX-Portico-Proxy-Latency: ");
+    dp_wb_u64(o, px_ms);
+    DP_WB_LIT(o, "\r\n");
+    DP_WB_HDR(o, "X-Portico-Request-Id: ", r->id, 32);
+    DP_WB_LIT(o, "\r\n");
+    if (!o->data) {
+        dp_conn_close(c);
+        return -1;
+    }
+    evbuffer_add(bufferevent_get_output(c->bev), o->data, o->len);
     r->resp_started = true;
     r->proxied = true;
     return head ? 1 : 0;
@@ -737,7 +759,8 @@ static int r_on_body(llhttp_t *p, const char *at, size_t len)
     struct dp_req *r = p->data;
     struct evbuffer *out = bufferevent_get_output(r->c->bev);
     if (r->framing == DP_FRAME_CHUNKED) {
-        evbuffer_add_printf(out, "%zx\r\n", len);
+        char ch[24];
+        evbuffer_add(out, ch, dp_wb_chunk_head(ch, len));
         evbuffer_add(out, at, len);
         evbuffer_add(out, "\r\n", 2);
     } else if (r->framing != DP_FRAME_NONE) {
@@ -755,6 +778,8 @@ static int r_on_message_complete(llhttp_t *p)
         dp_hblock_init(&r->rb, 64 * 1024);
         return 0;
     }
+    if (r->resp_upgrade)
+        return 0; /* llhttp then stops with HPE_PAUSED_UPGRADE */
     if (r->framing == DP_FRAME_CHUNKED)
         evbuffer_add(bufferevent_get_output(r->c->bev), "0\r\n\r\n", 5);
     r->resp_complete = true;
@@ -941,8 +966,7 @@ void dp_proxy_tunnel_start(struct dp_conn *c, struct dp_upconn *up)
     /* llhttp stopped at the upgrade; the request can go now. */
     dp_hblock_cleanup(&r->hb);
     dp_hblock_cleanup(&r->rb);
-    if (r->head)
-        evbuffer_free(r->head);
+    gw_buf_cleanup(&r->head);
     if (r->pending) {
         bufferevent_write_buffer(up->bev, r->pending);
         evbuffer_free(r->pending);
@@ -950,7 +974,6 @@ void dp_proxy_tunnel_start(struct dp_conn *c, struct dp_upconn *up)
     free(r->path);
     free(r->hash_cookie);
     free(r->hash_tmp);
-    free(r->reqline);
     dp_config_unref(r->cfg);
     free(r);
     bufferevent_setcb(up->bev, tun_up_read, tun_up_write, tun_up_event, up);

@@ -4,10 +4,11 @@
 #include "dp_worker.h"
 
 #include <errno.h>
-#include <event2/thread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "dp_http.h"
 #include "gw_log.h"
@@ -85,8 +86,10 @@ static void force_cb(evutil_socket_t fd, short what, void *arg)
 static void stop_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct dp_worker *w = arg;
-    (void)fd;
+    uint64_t v;
     (void)what;
+    if (read(fd, &v, sizeof(v)) == -1 && errno != EAGAIN)
+        GW_LOG_ERRNO(GW_LOG_WARN, errno, "worker wake-up read failed worker=%d", w->id);
     if (w->draining)
         return;
     w->draining = true;
@@ -110,10 +113,19 @@ struct dp_worker *dp_worker_create(int id, const struct dp_settings *set,
     }
     w->id = id;
     w->set = set;
+    w->stop_fd = -1;
+    gw_buf_init(&w->scratch, 0);
     w->base = event_base_new();
     w->pool = dp_pool_create(w);
     w->md = dp_router_match_data_create();
-    w->stop_ev = w->base ? event_new(w->base, -1, 0, stop_cb, w) : NULL;
+    /* Stop requests arrive from the main thread through an eventfd: the loops are built
+     * without libevent's thread locking, which would cost a mutex on every event operation. */
+    w->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    w->stop_ev = w->base && w->stop_fd != -1
+                     ? event_new(w->base, w->stop_fd, EV_READ | EV_PERSIST, stop_cb, w)
+                     : NULL;
+    if (w->stop_ev)
+        event_add(w->stop_ev, NULL);
     w->force_ev = w->base ? evtimer_new(w->base, force_cb, w) : NULL;
     if (!w->base || !w->pool || !w->md || !w->stop_ev || !w->force_ev) {
         snprintf(err, errlen, "out of memory");
@@ -198,7 +210,9 @@ enum gw_err dp_worker_start(struct dp_worker *w)
 
 void dp_worker_stop(struct dp_worker *w)
 {
-    event_active(w->stop_ev, EV_READ, 0);
+    uint64_t one = 1;
+    if (write(w->stop_fd, &one, sizeof(one)) == -1)
+        GW_LOG_ERRNO(GW_LOG_ERROR, errno, "cannot wake worker worker=%d", w->id);
 }
 
 void dp_worker_destroy(struct dp_worker *w)
@@ -213,6 +227,9 @@ void dp_worker_destroy(struct dp_worker *w)
     dp_pool_destroy(w->pool);
     if (w->stop_ev)
         event_free(w->stop_ev);
+    if (w->stop_fd != -1)
+        close(w->stop_fd);
+    gw_buf_cleanup(&w->scratch);
     if (w->force_ev)
         event_free(w->force_ev);
     if (w->md)

@@ -15,6 +15,7 @@
 #include "dp_config_internal.h"
 #include "dp_router.h"
 #include "dp_settings.h"
+#include "gw_buf.h"
 #include "gw_listen.h"
 
 struct dp_conn;
@@ -37,6 +38,8 @@ struct dp_worker {
     size_t nconns;
     uint64_t rid_hi, rid_counter;
     struct event *stop_ev, *force_ev;
+    int stop_fd;           /* eventfd: main thread -> worker stop request */
+    struct gw_buf scratch; /* response heads are built here (worker thread only) */
     bool draining;
     const struct timeval *tv_keepalive, *tv_header, *tv_body, *tv_send;
 };

@@ -3,7 +3,6 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <event2/event.h>
-#include <event2/thread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -36,6 +35,7 @@ static void usage(FILE *out)
 struct dp_main {
     struct event_base *base;
     bool stopping;
+    size_t max_payload;
 };
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -47,6 +47,12 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
             GW_LOG_ERRNO(GW_LOG_ERROR, errno, "cannot reopen the log file");
         else
             GW_LOG(GW_LOG_NOTICE, "log file reopened");
+        return;
+    }
+    if (sig == SIGHUP) {
+        /* Re-reads <prefix>/config.cache (data-plane-only operation and tests). */
+        GW_LOG(GW_LOG_NOTICE, "SIGHUP: reloading the config cache");
+        (void)dp_config_apply_load_cache(m->max_payload);
         return;
     }
     GW_LOG(GW_LOG_NOTICE, "signal received, stopping gracefully signal=%d", (int)sig);
@@ -76,8 +82,8 @@ static int run(struct gw_conf *conf)
     int nw = 0;
     struct dp_status *st = NULL;
     struct dp_health_checker *checker = NULL;
-    struct event *sigs[4] = {0};
-    static const int signums[4] = {SIGTERM, SIGQUIT, SIGINT, SIGUSR1};
+    struct event *sigs[5] = {0};
+    static const int signums[5] = {SIGTERM, SIGQUIT, SIGINT, SIGUSR1, SIGHUP};
 
     const char *prefix = gw_conf_str(conf, "prefix");
     if (gw_mkdir_p(prefix) != GW_OK) {
@@ -97,13 +103,12 @@ static int run(struct gw_conf *conf)
             GW_LOG(GW_LOG_NOTICE,
                    "proxy_listen: TLS listener not served yet, skipped address=%s:%d",
                    proxy[i].host, proxy[i].port);
-    evthread_use_pthreads();
     m.base = event_base_new();
     if (!m.base) {
         GW_LOG(GW_LOG_CRIT, "cannot create event loop");
         return 1;
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         sigs[i] = evsignal_new(m.base, signums[i], on_signal, &m);
         if (!sigs[i] || evsignal_add(sigs[i], NULL) != 0) {
             GW_LOG(GW_LOG_CRIT, "cannot install signal handlers");
@@ -111,9 +116,9 @@ static int run(struct gw_conf *conf)
         }
     }
 
-    size_t max_payload = gw_conf_size(conf, "cluster_max_payload");
+    m.max_payload = gw_conf_size(conf, "cluster_max_payload");
     dp_config_apply_init(prefix);
-    (void)dp_config_apply_load_cache(max_payload);
+    (void)dp_config_apply_load_cache(m.max_payload);
 
     nw = nworkers(conf);
     workers = calloc((size_t)nw, sizeof(*workers));
@@ -153,6 +158,17 @@ static int run(struct gw_conf *conf)
     GW_LOG(GW_LOG_NOTICE, "data plane started version=%s workers=%d", PORTICO_VERSION, nw);
     event_base_dispatch(m.base);
     rc = 0;
+    /* Further stop signals while draining are ignored (freeing an evsignal restores SIG_DFL). */
+    for (int i = 0; i < 5; i++) {
+        if (sigs[i])
+            event_free(sigs[i]);
+        sigs[i] = NULL;
+    }
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGUSR1, SIG_IGN);
 
     /* ---- cluster client: dp_cluster_client_stop() goes here, before the workers stop ---- */
 
@@ -167,7 +183,7 @@ out:
         free(workers);
     }
     dp_status_destroy(st);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if (sigs[i])
             event_free(sigs[i]);
     event_base_free(m.base);

@@ -340,6 +340,7 @@ class Upstream:
         self.port = port or free_port()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _UpstreamHandler)
         self.httpd.daemon_threads = True
+        self.httpd.handle_error = lambda request, client_address: None  # peers that hang up
         self.httpd.name = name
         self.httpd.lock = threading.Lock()
         self.httpd.hits = 0
@@ -465,9 +466,10 @@ class DataPlane:
     """A portico-dp fed from a config cache written with write_dp_cache. proxy_port and
     status_port are free ports; extra_env adds PORTICO_* settings."""
 
-    def __init__(self, config_dict=None, extra_env=None, workers=1, prefix=None):
+    def __init__(self, config_dict=None, extra_env=None, workers=1, prefix=None,
+                 proxy_port=None):
         self.prefix = prefix or make_tmpdir("dp-")
-        self.proxy_port = free_port()
+        self.proxy_port = proxy_port or free_port()
         self.status_port = free_port()
         if config_dict is not None:
             self.hash = write_dp_cache(self.prefix, config_dict)
@@ -483,6 +485,16 @@ class DataPlane:
 
     def url(self, path="/"):
         return "http://127.0.0.1:%d%s" % (self.proxy_port, path)
+
+    def status(self):
+        return request("GET", "http://127.0.0.1:%d/status" % self.status_port).json()
+
+    def reload(self, config_dict, revision):
+        """Rewrites the config cache and sends SIGHUP; waits until revision is in use."""
+        self.hash = write_dp_cache(self.prefix, config_dict, revision=revision)
+        self.proc.signal(signal.SIGHUP)
+        wait_for(lambda: self.status()["configuration"]["revision"] == revision, 10,
+                 what="config revision %d" % revision)
 
     def get(self, path="/", **kw):
         return request("GET", self.url(path), **kw)
