@@ -11,7 +11,7 @@
 
 struct dp_health_checker; /* opaque */
 
-/* Starts the checker thread. Call after evthread_use_pthreads(). Returns GW_OK and *out (owned;
+/* Starts the checker thread. Returns GW_OK and *out (owned;
  * stop with dp_health_checker_stop), or GW_ERR_NOMEM / GW_ERR_TLS / GW_ERR_IO (logged). Main
  * thread. */
 enum gw_err dp_health_checker_start(struct dp_health_checker **out);

@@ -7,14 +7,16 @@
 import threading
 import time
 import unittest
+import uuid
 
 import harness as h
 
 UP = "hc.upstream"
+UP_ID = "5d1c3c40-8f6e-4b59-9a55-6f3f2b7c0a11"  # stable ids, as a control plane sends them
 
 
 def config(targets, healthchecks=None, retries=5, upstream=None):
-    up = {"name": UP}
+    up = {"name": UP, "id": UP_ID}
     if healthchecks is not None:
         up["healthchecks"] = healthchecks
     up.update(upstream or {})
@@ -22,6 +24,7 @@ def config(targets, healthchecks=None, retries=5, upstream=None):
             "routes": [{"name": "r", "service": "svc", "paths": ["/"]}],
             "upstreams": [up],
             "targets": [{"upstream": UP, "target": t, "weight": w,
+                         "id": str(uuid.uuid5(uuid.NAMESPACE_URL, t)),
                          "created_at": 1700000000.0 + i}
                         for i, (t, w) in enumerate(targets)]}
 
@@ -318,6 +321,27 @@ class ThresholdAndManualTest(unittest.TestCase):
             self.assertEqual({dp.get("/").json()["server"] for _ in range(6)}, {"a"})
             self.assertEqual(put(dp, "/upstreams/%s/targets/%s/healthy" % (UP, tb)).status, 204)
             self.assertEqual({dp.get("/").json()["server"] for _ in range(6)}, {"a", "b"})
+        finally:
+            dp.stop()
+
+    def test_health_survives_config_updates(self):
+        a, b, c = self.ups
+        ta, tb, tc = ("127.0.0.1:%d" % u.port for u in self.ups)
+        hc = passive(http_failures=5)
+        dp = h.DataPlane(config([(ta, 100), (tb, 100)], hc))
+        try:
+            self.assertEqual(put(dp, "/upstreams/%s/targets/%s/unhealthy" % (UP, tb)).status, 204)
+            # same upstream and targets, one more target and another weight: b stays down
+            dp.reload(config([(ta, 50), (tb, 100), (tc, 100)], hc), 2)
+            data = by_target(health(dp))
+            self.assertEqual(data[tb]["health"], "UNHEALTHY")
+            self.assertEqual(data[tc]["health"], "HEALTHY")  # new targets start healthy
+            self.assertEqual({dp.get("/").json()["server"] for _ in range(9)}, {"a", "c"})
+            # checks turned off: every address takes traffic again (HEALTHCHECKS_OFF)
+            dp.reload(config([(ta, 100), (tb, 100)], None), 3)
+            h.wait_for(lambda: {dp.get("/").json()["server"] for _ in range(4)} == {"a", "b"},
+                       timeout=3, what="b back in rotation")
+            self.assertEqual(by_target(health(dp))[tb]["health"], "HEALTHCHECKS_OFF")
         finally:
             dp.stop()
 
