@@ -18,6 +18,7 @@
 #include "health/dp_health.h"
 #include "health/dp_health_conf.h"
 #include "health/dp_health_counter.h"
+#include "health/dp_health_pb.h"
 
 static void counters_kong_rules(void **state)
 {
@@ -314,6 +315,65 @@ static void threshold_strict_and_weight_zero(void **state)
     cfgh_free(&e);
 }
 
+static void report_and_command(void **state)
+{
+    (void)state;
+    struct cfgh h;
+    struct dp_config *cfg = build_cfg(&h, 0, 0);
+    dp_config_publish(cfg);
+    struct dp_upstream *u = &cfg->upstreams[0];
+    dp_health_report_tcp_failure(u, u->addrs[1], DP_HC_SRC_PASSIVE);
+
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    uint64_t ver = 0;
+    assert_int_equal(dp_health_report_pack(&buf, &len, &ver), GW_OK);
+    assert_int_equal(ver, dp_health_version());
+    Portico__V1__ClusterMessage *m = portico__v1__cluster_message__unpack(NULL, len, buf);
+    free(buf);
+    assert_non_null(m);
+    assert_int_equal(m->msg_case, PORTICO__V1__CLUSTER_MESSAGE__MSG_HEALTH_REPORT);
+    Portico__V1__HealthReport *r = m->health_report;
+    assert_int_equal(r->n_upstreams, 1);
+    assert_string_equal(r->upstreams[0]->upstream_id, "u1");
+    assert_string_equal(r->upstreams[0]->health, "HEALTHY");
+    assert_int_equal(r->upstreams[0]->n_targets, 3);
+    assert_string_equal(r->upstreams[0]->targets[0]->target_id, "t1");
+    assert_string_equal(r->upstreams[0]->targets[0]->health, "HEALTHY");
+    assert_string_equal(r->upstreams[0]->targets[1]->health, "UNHEALTHY");
+    assert_string_equal(r->upstreams[0]->targets[1]->target, "127.0.0.1:9002");
+    assert_string_equal(r->upstreams[0]->targets[2]->health, "HEALTHCHECKS_OFF"); /* weight 0 */
+    assert_int_equal(r->upstreams[0]->targets[1]->n_addresses, 1);
+    assert_string_equal(r->upstreams[0]->targets[1]->addresses[0]->ip, "127.0.0.1");
+    assert_int_equal(r->upstreams[0]->targets[1]->addresses[0]->port, 9002);
+    assert_string_equal(r->upstreams[0]->targets[1]->addresses[0]->health, "UNHEALTHY");
+    portico__v1__cluster_message__free_unpacked(m, NULL);
+
+    /* commands: by upstream name + target host:port, then one address; unknown ones */
+    Portico__V1__HealthCommand c = PORTICO__V1__HEALTH_COMMAND__INIT;
+    c.upstream = "svc.test";
+    c.target = "127.0.0.1:9002";
+    c.has_healthy = 1;
+    c.healthy = 1;
+    assert_int_equal(dp_health_command_apply(&c), GW_OK);
+    assert_true(dp_health_addr_healthy(u->addrs[1]));
+    c.upstream = "u1";
+    c.target = "t1";
+    c.address = "127.0.0.1:9001";
+    c.healthy = 0;
+    assert_int_equal(dp_health_command_apply(&c), GW_OK);
+    assert_false(dp_health_addr_healthy(u->addrs[0]));
+    c.address = "127.0.0.2:9001";
+    assert_int_equal(dp_health_command_apply(&c), GW_ERR_NOTFOUND);
+    c.address = NULL;
+    c.target = "127.0.0.1:1";
+    assert_int_equal(dp_health_command_apply(&c), GW_ERR_NOTFOUND);
+    c.upstream = "nope";
+    assert_int_equal(dp_health_command_apply(&c), GW_ERR_NOTFOUND);
+    dp_config_shutdown();
+    cfgh_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +381,7 @@ int main(void)
         cmocka_unit_test(conf_defaults_and_enabled),
         cmocka_unit_test(passive_reports_and_threshold),
         cmocka_unit_test(threshold_strict_and_weight_zero),
+        cmocka_unit_test(report_and_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

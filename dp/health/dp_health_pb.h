@@ -1,0 +1,26 @@
+/* dp/health/dp_health_pb.h: health over the cluster protocol: the HealthReport a data plane
+ * sends (every upstream of the serving config, its targets and addresses with Kong's labels)
+ * and the HealthCommand it receives (a target or one address set healthy/unhealthy by hand
+ * through the control plane).
+ * SPDX-License-Identifier: Apache-2.0 */
+#ifndef DP_HEALTH_PB_H
+#define DP_HEALTH_PB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw_err.h"
+#include "portico_proto/portico.pb-c.h"
+
+/* Packs a ClusterMessage{health_report} of the published config into *out (owned; free()) of
+ * *len bytes. *version gets dp_health_version() as read before the walk (send again when it
+ * moves). With no config, the report has no upstreams. GW_ERR_NOMEM. Any thread. */
+enum gw_err dp_health_report_pack(uint8_t **out, size_t *len, uint64_t *version);
+
+/* Applies cmd (borrowed): upstream by id or name, target by id or host:port, address "ip[:port]"
+ * or empty for every address of the target. GW_ERR_NOTFOUND (unknown upstream, target or
+ * address), GW_ERR_DECLINED (health checks off for that upstream: Kong has no healthchecker
+ * then), GW_OK. Any thread. */
+enum gw_err dp_health_command_apply(const Portico__V1__HealthCommand *cmd);
+
+#endif
