@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "admin/cp_admin.h"
+#include "health/cp_health.h"
+#include "health/cp_health_admin.h"
 #include "cp_conf.h"
 #include "gw_cli.h"
 #include "gw_log.h"
@@ -68,6 +70,10 @@ static int run(struct gw_conf *conf)
         goto out;
     if (cp_admin_start(base, conf, store, &admin) != GW_OK)
         goto out;
+    if (cp_health_admin_register(admin) != GW_OK) {
+        GW_LOG(GW_LOG_CRIT, "cannot register the health endpoints");
+        goto out;
+    }
     GW_LOG(GW_LOG_NOTICE, "control plane started version=%s", PORTICO_VERSION);
     event_base_dispatch(base);
     rc = 0;
@@ -80,6 +86,7 @@ out:
     if (base)
         event_base_free(base);
     cp_store_destroy(store);
+    cp_health_reset();
     GW_LOG(GW_LOG_NOTICE, "control plane stopped");
     return rc;
 }
