@@ -173,7 +173,6 @@ static int run(struct gw_conf *conf)
     /* ---- cluster client: dp_cluster_client_stop() goes here, before the workers stop ---- */
 
 out:
-    dp_health_checker_stop(checker);
     if (workers) {
         for (int i = 0; i < nw; i++)
             if (workers[i] && workers[i]->started)
@@ -182,6 +181,7 @@ out:
             dp_worker_destroy(workers[i]);
         free(workers);
     }
+    dp_health_checker_stop(checker);
     dp_status_destroy(st);
     for (int i = 0; i < 5; i++)
         if (sigs[i])

@@ -60,7 +60,8 @@ struct dp_health_checker {
     atomic_bool stopping; /* set by the main thread; the loop leaves at its next tick */
     struct event_base *base;
     struct event *tick;
-    SSL_CTX *ssl;
+    SSL_CTX *ssl;          /* created on the first https probe */
+    bool ssl_failed;       /* ... and not retried when that failed */
     struct dp_config *cfg; /* referenced */
     uint64_t gen;
     struct sched *scheds;
@@ -224,6 +225,22 @@ static void probe_event(struct bufferevent *bev, short what, void *arg)
     probe_tcp_failure(p, "connection closed before the status line");
 }
 
+/* Creates the TLS client context on first use (loading the CA store is slow: keep it off the
+ * start-up path). Checker thread. */
+static void ssl_init(struct dp_health_checker *c)
+{
+    c->ssl = SSL_CTX_new(TLS_client_method());
+    if (!c->ssl) {
+        c->ssl_failed = true;
+        GW_LOG(GW_LOG_WARN, "health checker: cannot create a TLS context, https probes fail");
+        return;
+    }
+    SSL_CTX_set_min_proto_version(c->ssl, TLS1_2_VERSION);
+    if (SSL_CTX_set_default_verify_paths(c->ssl) != 1)
+        GW_LOG(GW_LOG_WARN, "health checker: no system CA store, https probes that verify "
+                            "certificates will fail");
+}
+
 static bool is_ip(const char *s)
 {
     unsigned char b[sizeof(struct in6_addr)];
@@ -248,6 +265,8 @@ static void probe_start(struct dp_health_checker *c, struct sched *s, const stru
     c->probes = p;
     s->inflight++;
     if (u->hc->active.type == DP_HC_TYPE_HTTPS) {
+        if (!c->ssl && !c->ssl_failed)
+            ssl_init(c);
         SSL *ssl = c->ssl ? SSL_new(c->ssl) : NULL;
         if (!ssl) {
             probe_tcp_failure(p, "cannot create a TLS session");
@@ -447,15 +466,6 @@ enum gw_err dp_health_checker_start(struct dp_health_checker **out)
     if (!c->tick) {
         destroy(c);
         return GW_ERR_NOMEM;
-    }
-    c->ssl = SSL_CTX_new(TLS_client_method());
-    if (c->ssl) {
-        SSL_CTX_set_min_proto_version(c->ssl, TLS1_2_VERSION);
-        if (SSL_CTX_set_default_verify_paths(c->ssl) != 1)
-            GW_LOG(GW_LOG_WARN, "health checker: no system CA store, https probes that verify "
-                                "certificates will fail");
-    } else {
-        GW_LOG(GW_LOG_WARN, "health checker: cannot create a TLS context, https probes fail");
     }
     struct timeval tv = {0, TICK_MS * 1000};
     if (event_add(c->tick, &tv) != 0) {
