@@ -3,7 +3,8 @@
 # errors: passive checks (at most http_failures client requests see a failing target), active
 # checks (a dead target out within interval x tcp_failures + one interval, back after
 # `successes` good probes, also under load), threshold and the all-unhealthy 503, manual
-# healthy/unhealthy through the status listener, and Kong's /upstreams/{u}/health format.
+# healthy/unhealthy through the status listener, https probes (with and without certificate
+# verification), config reloads, and Kong's /upstreams/{u}/health format.
 import threading
 import time
 import unittest
@@ -229,6 +230,59 @@ class ActiveTest(unittest.TestCase):
             self.wait_health(dp, tb, "UNHEALTHY", 3)
         finally:
             dp.stop()
+
+
+def tls_upstream(name):
+    """An Upstream whose listener speaks TLS (self-signed certificate for localhost)."""
+    import os
+    import ssl
+    import subprocess
+    d = h.make_tmpdir("tls-")
+    crt, key = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
+                    "/CN=localhost", "-keyout", key, "-out", crt, "-days", "1"],
+                   check=True, capture_output=True)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(crt, key)
+    u = h.Upstream(name)
+    u.httpd.socket = ctx.wrap_socket(u.httpd.socket, server_side=True)
+    return u
+
+
+class HttpsProbeTest(unittest.TestCase):
+    def test_https_probes(self):
+        a = h.Upstream("a")
+        s = tls_upstream("s")
+        ts = "127.0.0.1:%d" % s.port
+        try:
+            # no verification: the TLS upstream answers the probe (status 500 -> unhealthy)
+            cfg = config([("127.0.0.1:%d" % a.port, 100), (ts, 100)],
+                         active(0.2, http_failures=1, successes=1, path="/tls-probe",
+                                type="https", https_verify_certificate=False))
+            s.set_status(500)
+            dp = h.DataPlane(cfg)
+            try:
+                h.wait_for(lambda: by_target(health(dp))[ts]["health"] == "UNHEALTHY", 4,
+                           what="https probe saw 500")
+                self.assertTrue(any(r["path"] == "/tls-probe" for r in list(s.requests)))
+                s.set_status(200)
+                h.wait_for(lambda: by_target(health(dp))[ts]["health"] == "HEALTHY", 4,
+                           what="https probe saw 200")
+            finally:
+                dp.stop()
+            # verification on: a self-signed certificate fails the handshake (a tcp failure)
+            cfg = config([("127.0.0.1:%d" % a.port, 100), (ts, 100)],
+                         active(0.2, tcp_failures=1, successes=1, type="https",
+                                https_verify_certificate=True))
+            dp = h.DataPlane(cfg)
+            try:
+                h.wait_for(lambda: by_target(health(dp))[ts]["health"] == "UNHEALTHY", 4,
+                           what="certificate refused")
+            finally:
+                dp.stop()
+        finally:
+            a.stop()
+            s.stop()
 
 
 class ThresholdAndManualTest(unittest.TestCase):
