@@ -205,6 +205,24 @@ class ActiveTest(unittest.TestCase):
                     t.join()
             dp.stop()
 
+    def test_probe_host_header_and_headers(self):
+        a, b = self.a, self.b
+        cfg = config([("127.0.0.1:%d" % a.port, 100), ("127.0.0.1:%d" % b.port, 0)],
+                     active(0.2, path="/hc", headers=[{"name": "X-Probe", "values": ["1", "2"]}]),
+                     upstream={"host_header": "probe.example"})
+        dp = h.DataPlane(cfg)
+        try:
+            h.wait_for(lambda: any(r["path"] == "/hc" for r in list(a.requests)), 3,
+                       what="probe at a")
+            probe = [r for r in list(a.requests) if r["path"] == "/hc"][0]
+            self.assertEqual(probe["headers"].get("Host"), "probe.example")
+            self.assertIn(probe["headers"].get("X-Probe"), ("1", "2"))  # both lines are sent
+            self.assertEqual(probe["method"], "GET")
+            time.sleep(0.5)
+            self.assertFalse(any(r["path"] == "/hc" for r in list(b.requests)))  # weight 0
+        finally:
+            dp.stop()
+
     def test_http_statuses_and_tcp_probe_type(self):
         a, b = self.a, self.b
         tb = "127.0.0.1:%d" % b.port
