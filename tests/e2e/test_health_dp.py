@@ -5,6 +5,9 @@
 # `successes` good probes, also under load), threshold and the all-unhealthy 503, manual
 # healthy/unhealthy through the status listener, https probes (with and without certificate
 # verification), config reloads, and Kong's /upstreams/{u}/health format.
+import json
+import os
+import subprocess
 import threading
 import time
 import unittest
@@ -222,6 +225,42 @@ class ActiveTest(unittest.TestCase):
             self.assertFalse(any(r["path"] == "/hc" for r in list(b.requests)))  # weight 0
         finally:
             dp.stop()
+
+    def test_kill_a_target_benchmark(self):
+        """Open-loop load (portico-loadgen, 200 req/s for 3 s); one target is killed after 1 s.
+        Prints how many requests failed, without retries and with Kong's default 5."""
+        loadgen = os.path.join(h.BIN_DIR, "tests", "bench", "portico-loadgen")
+        if not os.path.exists(loadgen):
+            self.skipTest("portico-loadgen not built")
+        hc = active(0.3, tcp_failures=2, successes=2)
+        hc["passive"] = {"unhealthy": {"tcp_failures": 1}}
+        for retries in (0, 5):
+            a, b = h.Upstream("a"), h.Upstream("b")
+            dp = h.DataPlane(config([("127.0.0.1:%d" % a.port, 100),
+                                     ("127.0.0.1:%d" % b.port, 100)], hc, retries=retries),
+                             workers=2)
+            try:
+                lg = subprocess.Popen([loadgen, "-r", "200", "-d", "3", "-c", "64", dp.url("/")],
+                                      stdout=subprocess.PIPE, text=True)
+                time.sleep(1.0)
+                b.stop()
+                out, _ = lg.communicate(timeout=30)
+                lines = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
+                summary = [x for x in lines if x.get("summary")][0]
+                timeline = " ".join("%d:%d" % (x["t"], x["errors"]) for x in lines
+                                    if not x.get("summary"))
+                print("\nBENCH kill-a-target retries=%d: sent=%d ok=%d failed=%d p99=%dus "
+                      "(errors per second %s)" % (retries, summary["sent"], summary["ok"],
+                                                  summary["errors"], summary["p99_us"], timeline))
+                self.assertGreater(summary["ok"], 0)
+                if retries:
+                    self.assertEqual(summary["errors"], 0)  # every failed try was retried
+                else:
+                    # passive tcp_failures=1: only requests in flight to b when it died fail
+                    self.assertLessEqual(summary["errors"], 20)
+            finally:
+                dp.stop()
+                a.stop()
 
     def test_http_statuses_and_tcp_probe_type(self):
         a, b = self.a, self.b
