@@ -143,3 +143,20 @@ out:
     dp_config_unref(cfg);
     return err;
 }
+
+enum gw_err dp_health_sync_poll(struct dp_health_sync *s, bool force, uint8_t **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    uint64_t gen = dp_config_generation();
+    if (s->sent_any && !force && s->sent_version == dp_health_version() && s->sent_gen == gen)
+        return GW_OK;
+    uint64_t ver;
+    enum gw_err err = dp_health_report_pack(out, len, &ver);
+    if (err != GW_OK)
+        return err;
+    s->sent_any = true;
+    s->sent_version = ver;
+    s->sent_gen = gen;
+    return GW_OK;
+}

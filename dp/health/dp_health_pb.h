@@ -23,4 +23,16 @@ enum gw_err dp_health_report_pack(uint8_t **out, size_t *len, uint64_t *version)
  * then), GW_OK. Any thread. */
 enum gw_err dp_health_command_apply(const Portico__V1__HealthCommand *cmd);
 
+/* Health reporting state of one cluster connection (zero it when a connection starts). */
+struct dp_health_sync {
+    bool sent_any;
+    uint64_t sent_version; /* dp_health_version() of the last report sent */
+    uint64_t sent_gen;     /* dp_config_generation() of the last report sent */
+};
+
+/* Packs a report into *out (owned; free()) when one is due: nothing sent yet on this
+ * connection, a health change or a new config since the last one, or force (heartbeats). *out
+ * is NULL when nothing is due. GW_ERR_NOMEM. The cluster client thread. */
+enum gw_err dp_health_sync_poll(struct dp_health_sync *s, bool force, uint8_t **out, size_t *len);
+
 #endif

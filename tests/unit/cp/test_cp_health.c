@@ -7,9 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "health/cp_health.h"
+#include "health/cp_health_bcast.h"
 
 #define T1 "11111111-1111-4111-8111-111111111111"
 #define T2 "22222222-2222-4222-8222-222222222222"
@@ -181,11 +183,50 @@ static void command_sink(void **state)
     assert_int_equal(cp_health_send_command(&c, NULL), GW_ERR_UNAVAILABLE);
 }
 
+static void bcast_log(void **state)
+{
+    (void)state;
+    struct cp_health_bcast *b = cp_health_bcast_create();
+    assert_non_null(b);
+    uint64_t early = cp_health_bcast_head(b);
+    Portico__V1__HealthCommand c = PORTICO__V1__HEALTH_COMMAND__INIT;
+    c.upstream = UP;
+    c.target = T1;
+    c.has_healthy = 1;
+    c.healthy = 0;
+    assert_int_equal(cp_health_bcast_push(b, &c), GW_OK);
+    uint64_t late = cp_health_bcast_head(b); /* a connection accepted now */
+    assert_false(cp_health_bcast_pending(b, late));
+    assert_true(cp_health_bcast_pending(b, early));
+    uint8_t *buf;
+    size_t len;
+    assert_true(cp_health_bcast_next(b, &early, &buf, &len));
+    Portico__V1__ClusterMessage *m = portico__v1__cluster_message__unpack(NULL, len, buf);
+    free(buf);
+    assert_non_null(m);
+    assert_int_equal(m->msg_case, PORTICO__V1__CLUSTER_MESSAGE__MSG_HEALTH_COMMAND);
+    assert_string_equal(m->health_command->target, T1);
+    assert_false(m->health_command->healthy);
+    portico__v1__cluster_message__free_unpacked(m, NULL);
+    assert_false(cp_health_bcast_next(b, &early, &buf, &len));
+    /* a cursor that fell behind skips to the oldest message kept */
+    for (int i = 0; i < CP_HEALTH_BCAST_MAX + 10; i++)
+        assert_int_equal(cp_health_bcast_push(b, &c), GW_OK);
+    int n = 0;
+    while (cp_health_bcast_next(b, &late, &buf, &len)) {
+        free(buf);
+        n++;
+    }
+    assert_int_equal(n, CP_HEALTH_BCAST_MAX);
+    cp_health_bcast_destroy(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(aggregate_and_stale),
         cmocka_unit_test(command_sink),
+        cmocka_unit_test(bcast_log),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

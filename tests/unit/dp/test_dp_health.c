@@ -349,6 +349,22 @@ static void report_and_command(void **state)
     assert_string_equal(r->upstreams[0]->targets[1]->addresses[0]->health, "UNHEALTHY");
     portico__v1__cluster_message__free_unpacked(m, NULL);
 
+    /* sync: due at first, then only after a change or when forced */
+    struct dp_health_sync sync = {0};
+    assert_int_equal(dp_health_sync_poll(&sync, false, &buf, &len), GW_OK);
+    assert_non_null(buf);
+    free(buf);
+    assert_int_equal(dp_health_sync_poll(&sync, false, &buf, &len), GW_OK);
+    assert_null(buf);
+    assert_int_equal(dp_health_sync_poll(&sync, true, &buf, &len), GW_OK);
+    assert_non_null(buf);
+    free(buf);
+    dp_health_report_tcp_failure(u, u->addrs[0], DP_HC_SRC_PASSIVE);
+    assert_int_equal(dp_health_sync_poll(&sync, false, &buf, &len), GW_OK);
+    assert_non_null(buf);
+    free(buf);
+    dp_health_set(u, u->addrs[0], true);
+
     /* commands: by upstream name + target host:port, then one address; unknown ones */
     Portico__V1__HealthCommand c = PORTICO__V1__HEALTH_COMMAND__INIT;
     c.upstream = "svc.test";
