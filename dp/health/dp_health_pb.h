@@ -6,6 +6,7 @@
 #ifndef DP_HEALTH_PB_H
 #define DP_HEALTH_PB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
