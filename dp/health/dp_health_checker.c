@@ -66,6 +66,10 @@ struct dp_health_checker {
     uint64_t gen;
     struct sched *scheds;
     struct probe *probes;
+    pthread_mutex_t kick_lock;
+    dp_health_kick_fn kick;
+    void *kick_arg;
+    uint64_t kicked_version, kicked_gen;
 };
 
 static void sched_clear_queue(struct sched *s)
@@ -394,6 +398,29 @@ static void follow_config(struct dp_health_checker *c)
     sched_gc(c);
 }
 
+static void kick_if_changed(struct dp_health_checker *c)
+{
+    uint64_t v = dp_health_version(), g = dp_config_generation();
+    if (v == c->kicked_version && g == c->kicked_gen)
+        return;
+    c->kicked_version = v;
+    c->kicked_gen = g;
+    pthread_mutex_lock(&c->kick_lock);
+    if (c->kick)
+        c->kick(c->kick_arg);
+    pthread_mutex_unlock(&c->kick_lock);
+}
+
+void dp_health_checker_set_kick(struct dp_health_checker *c, dp_health_kick_fn fn, void *arg)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->kick_lock);
+    c->kick = fn;
+    c->kick_arg = arg;
+    pthread_mutex_unlock(&c->kick_lock);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct dp_health_checker *c = arg;
@@ -404,6 +431,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         return;
     }
     follow_config(c);
+    kick_if_changed(c);
     uint64_t now = gw_time_mono_ms();
     for (struct sched *s = c->scheds; s; s = s->next) {
         if (!s->u)
@@ -452,6 +480,7 @@ static void destroy(struct dp_health_checker *c)
         event_base_free(c->base);
     if (c->ssl)
         SSL_CTX_free(c->ssl);
+    pthread_mutex_destroy(&c->kick_lock);
     free(c);
 }
 
@@ -461,6 +490,7 @@ enum gw_err dp_health_checker_start(struct dp_health_checker **out)
     struct dp_health_checker *c = calloc(1, sizeof(*c));
     if (!c)
         return GW_ERR_NOMEM;
+    pthread_mutex_init(&c->kick_lock, NULL);
     c->base = event_base_new();
     c->tick = c->base ? event_new(c->base, -1, EV_PERSIST, on_tick, c) : NULL;
     if (!c->tick) {

@@ -16,6 +16,14 @@ struct dp_health_checker; /* opaque */
  * thread. */
 enum gw_err dp_health_checker_start(struct dp_health_checker **out);
 
+/* Called on the checker thread (within one tick, 50 ms) after the health version or the config
+ * generation moved: used to wake the cluster client so a HealthReport goes out at once. */
+typedef void (*dp_health_kick_fn)(void *arg);
+
+/* Sets the kick hook (fn may be NULL; arg borrowed: clear the hook before arg goes away). The
+ * pair is read under a lock by the checker thread. Main thread. */
+void dp_health_checker_set_kick(struct dp_health_checker *c, dp_health_kick_fn fn, void *arg);
+
 /* Stops the loop (probes in flight are abandoned), joins the thread and frees everything,
  * including the checker's config references. Accepts NULL. Main thread, before
  * dp_config_shutdown. */
