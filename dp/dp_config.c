@@ -4,7 +4,6 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include "balancer/dp_lb.h"
 #include "balancer/dp_lb_state.h"
 #include "dp_config_internal.h"
+#include "dp_dns.h"
 #include "dp_metrics.h"
 #include "dp_router.h"
 #include "gw_log.h"
@@ -124,43 +124,60 @@ static bool is_ip(const char *host)
 /* Resolves host (an IP or a name: /etc/hosts then DNS via getaddrinfo, on the builder thread)
  * into an owned array of addresses with port and weight, each tied to registry state under
  * key_prefix. */
+/* Resolves host (an IP, or a name through dp_dns: hosts file, then DNS with TTL refresh) into
+ * an owned array of addresses with port and weight, each tied to registry state under
+ * key_prefix. Blocks the building thread while a new name is looked up. */
 static enum gw_err resolve(const char *host, uint16_t port, int weight, const char *key_prefix,
                            const struct dp_target *target, struct dp_addr **out, size_t *nout)
 {
-    struct addrinfo hints = {0}, *res = NULL;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_flags = is_ip(host) ? AI_NUMERICHOST : AI_ADDRCONFIG;
+    struct dp_dns_addr *res = NULL;
+    size_t nres = 0;
+    enum gw_err err;
     *out = NULL;
     *nout = 0;
-    int rc = getaddrinfo(host, NULL, &hints, &res);
-    if (rc != 0) {
-        GW_LOG(GW_LOG_WARN, "name resolution failed host=%s error=\"%s\"", host, gai_strerror(rc));
-        return GW_ERR_NOTFOUND;
+    if (is_ip(host)) {
+        res = calloc(1, sizeof(*res));
+        if (!res)
+            return GW_ERR_NOMEM;
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&res->sa;
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&res->sa;
+        if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+            s4->sin_family = AF_INET;
+            res->salen = sizeof(*s4);
+        } else {
+            inet_pton(AF_INET6, host, &s6->sin6_addr);
+            s6->sin6_family = AF_INET6;
+            res->salen = sizeof(*s6);
+        }
+        nres = 1;
+    } else {
+        err = dp_dns_resolve(host, &res, &nres);
+        if (err != GW_OK) {
+            GW_LOG(GW_LOG_WARN, "name resolution failed host=%s error=%s", host, gw_err_str(err));
+            free(res);
+            return err == GW_ERR_NOMEM ? err : GW_ERR_NOTFOUND;
+        }
     }
-    size_t n = 0;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
-        n++;
-    struct dp_addr *v = calloc(n ? n : 1, sizeof(*v));
+    struct dp_addr *v = calloc(nres ? nres : 1, sizeof(*v));
     if (!v) {
-        freeaddrinfo(res);
+        free(res);
         return GW_ERR_NOMEM;
     }
     size_t k = 0;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
-            continue;
+    for (size_t i = 0; i < nres; i++) {
         struct dp_addr *a = &v[k];
-        memcpy(&a->sa, ai->ai_addr, ai->ai_addrlen);
-        a->salen = ai->ai_addrlen;
-        if (ai->ai_family == AF_INET) {
+        memcpy(&a->sa, &res[i].sa, res[i].salen);
+        a->salen = res[i].salen;
+        if (a->sa.ss_family == AF_INET) {
             struct sockaddr_in *sin = (struct sockaddr_in *)&a->sa;
             sin->sin_port = htons(port);
             inet_ntop(AF_INET, &sin->sin_addr, a->ip, sizeof(a->ip));
-        } else {
+        } else if (a->sa.ss_family == AF_INET6) {
             struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->sa;
             sin6->sin6_port = htons(port);
             inet_ntop(AF_INET6, &sin6->sin6_addr, a->ip, sizeof(a->ip));
+        } else {
+            continue;
         }
         bool dup = false;
         for (size_t j = 0; j < k; j++)
@@ -178,15 +195,15 @@ static enum gw_err resolve(const char *host, uint16_t port, int weight, const ch
         snprintf(skey, sizeof(skey), "%s|%s", key_prefix, a->key);
         a->state = dp_lb_state_addr_get(skey);
         if (!a->state) {
-            freeaddrinfo(res);
             for (size_t j = 0; j < k; j++)
                 dp_lb_state_addr_unref(v[j].state);
             free(v);
+            free(res);
             return GW_ERR_NOMEM;
         }
         k++;
     }
-    freeaddrinfo(res);
+    free(res);
     *out = v;
     *nout = k;
     return GW_OK;

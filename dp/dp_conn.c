@@ -125,39 +125,113 @@ bool dp_hblock_has_token(const struct dp_hblock *b, size_t i, const char *token)
 
 /* ---- requests --------------------------------------------------------------------------- */
 
+#define REQ_CACHE_MAX 64 /* finished requests kept per worker with their buffers */
+
+void dp_hblock_reset(struct dp_hblock *b, size_t max)
+{
+    b->len = 0;
+    b->n = 0;
+    b->in_value = false;
+    b->max = max;
+}
+
+/* Requests come from a per-worker free list that keeps their header buffers, so a request
+ * on the hot path allocates nothing in the common case. */
 static struct dp_req *req_new(struct dp_conn *c)
 {
-    struct dp_req *r = calloc(1, sizeof(*r));
-    if (!r)
-        return NULL;
+    struct dp_worker *w = c->w;
+    struct dp_req *r = w->free_reqs;
+    if (r) {
+        w->free_reqs = r->next_free;
+        w->nfree_reqs--;
+        struct dp_hblock hb = r->hb, rb = r->rb;
+        struct gw_buf head = r->head;
+        char *path = r->path;
+        size_t path_cap = r->path_cap;
+        memset(r, 0, sizeof(*r));
+        r->hb = hb;
+        r->rb = rb;
+        r->head = head;
+        r->path = path;
+        r->path_cap = path_cap;
+        dp_hblock_reset(&r->hb, w->set->client_max_header_size);
+        dp_hblock_reset(&r->rb, 64 * 1024);
+        gw_buf_reset(&r->head);
+    } else {
+        r = calloc(1, sizeof(*r));
+        if (!r)
+            return NULL;
+        dp_hblock_init(&r->hb, w->set->client_max_header_size);
+        dp_hblock_init(&r->rb, 64 * 1024);
+        gw_buf_init(&r->head, 0);
+    }
     r->c = c;
-    dp_hblock_init(&r->hb, c->w->set->client_max_header_size);
     r->t_start_us = gw_time_mono_us();
-    dp_worker_request_id(c->w, r->id);
+    dp_worker_request_id(w, r->id);
     return r;
 }
 
-static void req_free(struct dp_req *r)
+void dp_req_free(struct dp_req *r)
 {
     if (!r)
         return;
     if (r->up)
         dp_proxy_release(r, false);
-    dp_hblock_cleanup(&r->hb);
-    dp_hblock_cleanup(&r->rb);
-    gw_buf_cleanup(&r->head);
     if (r->pending)
         evbuffer_free(r->pending);
-    free(r->path);
+    r->pending = NULL;
     free(r->hash_cookie);
     free(r->hash_tmp);
     dp_config_unref(r->cfg);
+    struct dp_worker *w = r->c->w;
+    if (w->nfree_reqs < REQ_CACHE_MAX && r->hb.cap <= 16384 && r->rb.cap <= 16384) {
+        r->next_free = w->free_reqs;
+        w->free_reqs = r;
+        w->nfree_reqs++;
+        return;
+    }
+    dp_hblock_cleanup(&r->hb);
+    dp_hblock_cleanup(&r->rb);
+    gw_buf_cleanup(&r->head);
+    free(r->path);
     free(r);
 }
 
-static void set_read_timeout(struct dp_conn *c, const struct timeval *tv)
+void dp_conn_free_req_cache(struct dp_worker *w)
 {
-    bufferevent_set_timeouts(c->bev, tv, c->w->tv_send);
+    while (w->free_reqs) {
+        struct dp_req *r = w->free_reqs;
+        w->free_reqs = r->next_free;
+        dp_hblock_cleanup(&r->hb);
+        dp_hblock_cleanup(&r->rb);
+        gw_buf_cleanup(&r->head);
+        free(r->path);
+        free(r);
+    }
+    w->nfree_reqs = 0;
+}
+
+void dp_conn_set_timeout(struct dp_conn *c, enum dp_tmo kind, uint64_t ms)
+{
+    const struct dp_settings *set = c->w->set;
+    c->tkind = kind;
+    switch (kind) {
+    case DP_TMO_IDLE:
+        ms = (uint64_t)set->keepalive_timeout_s * 1000u;
+        break;
+    case DP_TMO_HEADER:
+        ms = (uint64_t)set->client_header_timeout_s * 1000u;
+        break;
+    case DP_TMO_BODY:
+        ms = (uint64_t)set->client_body_timeout_s * 1000u;
+        break;
+    case DP_TMO_TUNNEL:
+        break;
+    default:
+        c->deadline_ms = 0;
+        return;
+    }
+    c->deadline_ms = dp_worker_now_ms(c->w) + (ms ? ms : 1);
 }
 
 static int on_message_begin(llhttp_t *p)
@@ -169,7 +243,7 @@ static int on_message_begin(llhttp_t *p)
             return -1;
     }
     c->state = DP_CONN_REQUEST;
-    set_read_timeout(c, c->w->tv_header);
+    dp_conn_set_timeout(c, DP_TMO_HEADER, 0);
     return 0;
 }
 
@@ -266,7 +340,7 @@ static int on_headers_complete(llhttp_t *p)
     }
     r->headers_done = true;
     bool body = r->chunked || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
-    set_read_timeout(c, body ? c->w->tv_body : NULL);
+    dp_conn_set_timeout(c, body ? DP_TMO_BODY : DP_TMO_NONE, 0);
     return 0;
 }
 
@@ -303,7 +377,7 @@ static int on_message_complete(llhttp_t *p)
     }
     r->msg_complete = true;
     if (r->dispatched || r->headers_done)
-        set_read_timeout(c, NULL);
+        dp_conn_set_timeout(c, DP_TMO_NONE, 0);
     return HPE_PAUSED;
 }
 
@@ -409,7 +483,7 @@ void dp_conn_respond(struct dp_conn *c, int status, const char *message, const c
     if (blen < 0 || (size_t)blen >= sizeof(body))
         blen = (int)strlen(body);
     uint64_t lat = (gw_time_mono_us() - r->t_start_us) / 1000;
-    struct evbuffer *out = bufferevent_get_output(c->bev);
+    struct evbuffer *out = dp_io_get_output(c->bev);
     evbuffer_add_printf(out,
                         "HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"
                         "Content-Length: %d\r\n%sServer: portico/" PORTICO_VERSION "\r\n"
@@ -455,14 +529,14 @@ void dp_conn_close(struct dp_conn *c)
         c->req = NULL;
         if (r->headers_done && !r->resp_complete)
             dp_metrics_request(r->svc ? r->svc->metrics : NULL, r->status ? r->status : 499);
-        req_free(r);
+        dp_req_free(r);
     }
     if (c->tunnel) {
         dp_upconn_free(c->tunnel);
         c->tunnel = NULL;
     }
     if (c->bev) {
-        bufferevent_free(c->bev);
+        dp_io_free(c->bev);
         c->bev = NULL;
     }
     if (!c->in_process)
@@ -483,12 +557,12 @@ void dp_conn_close_idle(struct dp_worker *w)
 static void start_closing(struct dp_conn *c)
 {
     c->state = DP_CONN_CLOSING;
-    bufferevent_disable(c->bev, EV_READ);
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+    dp_io_disable(c->bev, EV_READ);
+    if (evbuffer_get_length(dp_io_get_output(c->bev)) == 0) {
         dp_conn_close(c);
         return;
     }
-    bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+    dp_io_setwatermark(c->bev, EV_WRITE, 0, 0);
 }
 
 void dp_conn_request_done(struct dp_conn *c)
@@ -500,13 +574,13 @@ void dp_conn_request_done(struct dp_conn *c)
     if (!r->msg_complete || !r->keepalive)
         c->close_after = true;
     c->req = NULL;
-    req_free(r);
+    dp_req_free(r);
     if (c->close_after || c->w->draining) {
         start_closing(c);
         return;
     }
     c->state = DP_CONN_IDLE;
-    set_read_timeout(c, c->w->tv_keepalive);
+    dp_conn_set_timeout(c, DP_TMO_IDLE, 0);
     if (c->paused) {
         c->paused = false;
         llhttp_resume(&c->p);
@@ -514,7 +588,7 @@ void dp_conn_request_done(struct dp_conn *c)
     if (c->read_blocked) {
         c->read_blocked = false;
     }
-    bufferevent_enable(c->bev, EV_READ);
+    dp_io_enable(c->bev, EV_READ);
     dp_conn_process(c);
 }
 
@@ -569,10 +643,14 @@ static void dispatch(struct dp_conn *c)
     }
     const char *q = memchr(url, '?', ulen);
     size_t plen = q ? (size_t)(q - url) : ulen;
-    r->path = malloc(plen + 2);
-    if (!r->path) {
-        dp_conn_respond(c, 500, NULL, NULL);
-        return;
+    if (r->path_cap < plen + 2) {
+        char *np = realloc(r->path, plen + 2);
+        if (!np) {
+            dp_conn_respond(c, 500, NULL, NULL);
+            return;
+        }
+        r->path = np;
+        r->path_cap = plen + 2;
     }
     r->path_len = dp_router_normalize_path(url, plen, r->path, plen + 2);
     if (!r->path_len) {
@@ -633,7 +711,7 @@ static void dispatch(struct dp_conn *c)
         return;
     }
     if (r->expect_continue && !r->msg_complete) {
-        evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        evbuffer_add(dp_io_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
         r->expect_continue = false;
     }
     dp_proxy_start(r);
@@ -669,13 +747,13 @@ void dp_conn_process(struct dp_conn *c)
                                          : 0;
             if (queued > DP_HIGH_WATER) {
                 c->read_blocked = true;
-                bufferevent_disable(c->bev, EV_READ);
+                dp_io_disable(c->bev, EV_READ);
                 break;
             }
         }
         if (c->paused)
             break;
-        struct evbuffer *in = bufferevent_get_input(c->bev);
+        struct evbuffer *in = dp_io_get_input(c->bev);
         size_t avail = evbuffer_get_length(in);
         if (!avail)
             break;
@@ -714,53 +792,46 @@ void dp_conn_process(struct dp_conn *c)
         conn_free(c);
 }
 
-static void client_read_cb(struct bufferevent *bev, void *arg)
+static void client_read_cb(struct dp_io *bev, void *arg)
 {
     struct dp_conn *c = arg;
+    if (c->tkind == DP_TMO_BODY)
+        dp_conn_set_timeout(c, DP_TMO_BODY, 0);
     if (c->state == DP_CONN_TUNNEL) {
+        if (c->tkind == DP_TMO_TUNNEL)
+            c->deadline_ms = dp_worker_now_ms(c->w) + c->tunnel_ms;
         if (c->tunnel) {
-            struct evbuffer *out = bufferevent_get_output(c->tunnel->bev);
-            evbuffer_add_buffer(out, bufferevent_get_input(bev));
+            struct evbuffer *out = dp_io_get_output(c->tunnel->bev);
+            evbuffer_add_buffer(out, dp_io_get_input(bev));
             if (evbuffer_get_length(out) > DP_HIGH_WATER)
-                bufferevent_disable(bev, EV_READ);
+                dp_io_disable(bev, EV_READ);
         }
         return;
     }
     dp_conn_process(c);
 }
 
-static void client_write_cb(struct bufferevent *bev, void *arg)
+static void client_write_cb(struct dp_io *bev, void *arg)
 {
     struct dp_conn *c = arg;
     if (c->state == DP_CONN_CLOSING) {
-        if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        if (evbuffer_get_length(dp_io_get_output(bev)) == 0)
             dp_conn_close(c);
         return;
     }
     if (c->state == DP_CONN_TUNNEL) {
         if (c->tunnel)
-            bufferevent_enable(c->tunnel->bev, EV_READ);
+            dp_io_enable(c->tunnel->bev, EV_READ);
         return;
     }
     if (c->req)
         dp_proxy_client_drained(c->req);
 }
 
-static void client_event_cb(struct bufferevent *bev, short what, void *arg)
+static void client_event_cb(struct dp_io *bev, short what, void *arg)
 {
     struct dp_conn *c = arg;
     (void)bev;
-    if (what & BEV_EVENT_TIMEOUT) {
-        struct dp_req *r = c->req;
-        if ((what & BEV_EVENT_READING) && r && !r->resp_started && c->state == DP_CONN_REQUEST) {
-            GW_LOG(GW_LOG_INFO, "client timed out client=%s", c->peer_ip);
-            c->close_after = true;
-            dp_conn_respond(c, 408, NULL, NULL);
-            return;
-        }
-        dp_conn_close(c);
-        return;
-    }
     if (what & BEV_EVENT_EOF) {
         struct dp_req *r = c->req;
         if (c->state == DP_CONN_TUNNEL) {
@@ -773,11 +844,50 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
         if (r && r->msg_complete && r->dispatched && !r->resp_complete) {
             /* half-close after a full request: answer, then close */
             c->close_after = true;
-            bufferevent_disable(c->bev, EV_READ);
+            dp_io_disable(c->bev, EV_READ);
             return;
         }
     }
     dp_conn_close(c);
+}
+
+static void on_timeout(struct dp_conn *c)
+{
+    struct dp_req *r = c->req;
+    if (r && !r->resp_started && c->state == DP_CONN_REQUEST &&
+        (c->tkind == DP_TMO_HEADER || c->tkind == DP_TMO_BODY)) {
+        GW_LOG(GW_LOG_INFO, "client timed out client=%s", c->peer_ip);
+        c->close_after = true;
+        dp_conn_respond(c, 408, NULL, NULL);
+        return;
+    }
+    dp_conn_close(c);
+}
+
+void dp_conn_tick(struct dp_worker *w, uint64_t now)
+{
+    struct dp_conn *c = w->conns;
+    while (c) {
+        struct dp_conn *next = c->next;
+        if (c->deadline_ms && now >= c->deadline_ms) {
+            c->deadline_ms = 0;
+            on_timeout(c);
+        } else if (c->req && c->req->up_deadline_ms && now >= c->req->up_deadline_ms) {
+            c->req->up_deadline_ms = 0;
+            dp_proxy_timeout(c->req);
+        } else if (c->bev) {
+            /* send timeout: a client that does not read its response for 60 s goes */
+            size_t out = evbuffer_get_length(dp_io_get_output(c->bev));
+            if (out == 0 || out != c->out_seen) {
+                c->out_seen = out;
+                c->out_since_ms = now;
+            } else if (now - c->out_since_ms > 60000) {
+                GW_LOG(GW_LOG_INFO, "client not reading, closing client=%s", c->peer_ip);
+                dp_conn_close(c);
+            }
+        }
+        c = next;
+    }
 }
 
 void dp_conn_accept(struct dp_worker *w, evutil_socket_t fd, const struct sockaddr *sa,
@@ -801,7 +911,7 @@ void dp_conn_accept(struct dp_worker *w, evutil_socket_t fd, const struct sockad
         inet_ntop(AF_INET6, &s->sin6_addr, c->peer_ip, sizeof(c->peer_ip));
         c->peer_port = ntohs(s->sin6_port);
     }
-    c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->bev = dp_io_socket_new(w->io, fd);
     if (!c->bev) {
         evutil_closesocket(fd);
         free(c);
@@ -809,11 +919,11 @@ void dp_conn_accept(struct dp_worker *w, evutil_socket_t fd, const struct sockad
     }
     llhttp_init(&c->p, HTTP_REQUEST, &req_settings);
     c->p.data = c;
-    bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
-    bufferevent_setwatermark(c->bev, EV_WRITE, DP_LOW_WATER, 0);
-    bufferevent_setwatermark(c->bev, EV_READ, 0, DP_HIGH_WATER);
-    set_read_timeout(c, w->tv_keepalive);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    dp_io_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
+    dp_io_setwatermark(c->bev, EV_WRITE, DP_LOW_WATER, 0);
+    dp_io_setwatermark(c->bev, EV_READ, 0, DP_HIGH_WATER);
+    dp_conn_set_timeout(c, DP_TMO_IDLE, 0);
+    dp_io_enable(c->bev, EV_READ | EV_WRITE);
     c->next = w->conns;
     if (w->conns)
         w->conns->prev = c;

@@ -7,7 +7,7 @@
 #define DP_HTTP_H
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
+#include "dp_io.h"
 #include <event2/event.h>
 #include <llhttp.h>
 #include <stdbool.h>
@@ -19,6 +19,7 @@
 #include "gw_buf.h"
 
 struct dp_worker;
+struct dp_pool;
 
 /* A header inside a request's or response's arena: offsets and lengths. */
 struct dp_hspan {
@@ -35,13 +36,14 @@ struct dp_hblock {
 };
 
 struct dp_upconn {
-    struct bufferevent *bev;
+    struct dp_io *bev;
     struct dp_worker *w;
     struct dp_req *req;    /* current request; NULL while idle in the pool */
     struct dp_conn *tconn; /* client connection of a websocket tunnel */
     char key[80];          /* "ip:port" */
     int nrequests;
     struct dp_upconn *next, *prev; /* pool list */
+    uint64_t idle_since_ms;        /* when it entered the pool */
     struct dp_pool_slot *slot;
 };
 
@@ -95,7 +97,10 @@ struct dp_req {
     bool connected;    /* the current try's connection is established */
     bool skip_1xx;     /* an interim 1xx response is being skipped */
     bool up_read_blocked;
-    bool pending_kept; /* pending holds a copy already sent, kept only for retries */
+    bool pending_kept;        /* pending holds a copy already sent, kept only for retries */
+    uint64_t up_deadline_ms;  /* upstream connect/write/read timeout, 0 = none */
+    size_t path_cap;          /* allocated size of path */
+    struct dp_req *next_free; /* worker's free list */
 
     /* response */
     llhttp_t rp;
@@ -109,6 +114,16 @@ struct dp_req {
     char id[33];
 };
 
+/* Client-side timeouts, checked by the worker's tick (no per-event timers on the hot path). */
+enum dp_tmo {
+    DP_TMO_NONE = 0,
+    DP_TMO_IDLE,   /* keepalive_timeout between requests */
+    DP_TMO_HEADER, /* client_header_timeout for the whole header */
+    DP_TMO_BODY,   /* client_body_timeout between two reads of the body */
+    DP_TMO_TUNNEL, /* service read_timeout of a websocket without traffic */
+    DP_TMO_COUNT_  /* keep last */
+};
+
 enum dp_conn_state {
     DP_CONN_IDLE = 0,    /* waiting for a request */
     DP_CONN_REQUEST,     /* inside a request */
@@ -119,7 +134,7 @@ enum dp_conn_state {
 
 struct dp_conn {
     struct dp_worker *w;
-    struct bufferevent *bev;
+    struct dp_io *bev;
     llhttp_t p;
     struct dp_req *req;
     enum dp_conn_state state;
@@ -132,6 +147,11 @@ struct dp_conn {
     uint16_t peer_port;
     int local_port;
     struct dp_upconn *tunnel; /* websocket upstream */
+    uint64_t tunnel_ms;       /* idle limit of the tunnel */
+    uint64_t deadline_ms;     /* client-side timeout (monotonic ms), 0 = none */
+    int tkind;                /* enum dp_tmo of deadline_ms */
+    size_t out_seen;          /* output length at the last tick (send timeout) */
+    uint64_t out_since_ms;    /* since when the output has not moved */
     const char *feed_base;    /* start of the chunk being parsed (obs-fold detection) */
     char feed_prev_last;      /* last byte of the previous chunk */
     struct dp_conn *next, *prev;
@@ -157,6 +177,18 @@ void dp_conn_respond(struct dp_conn *c, int status, const char *message, const c
 
 /* dp_conn.c: closes the client connection now (and its request). */
 void dp_conn_close(struct dp_conn *c);
+
+/* dp_conn.c: sets the client-side timeout kind (tunnel: ms is the idle limit). */
+void dp_conn_set_timeout(struct dp_conn *c, enum dp_tmo kind, uint64_t ms);
+
+/* dp_conn.c: the worker's periodic check of every connection's deadlines. */
+void dp_conn_tick(struct dp_worker *w, uint64_t now_ms);
+
+/* dp_proxy.c: the request's upstream deadline passed. */
+void dp_proxy_timeout(struct dp_req *r);
+
+/* dp_pool.c: closes pooled connections idle longer than the idle timeout. */
+void dp_pool_tick(struct dp_pool *p, uint64_t now_ms);
 
 /* dp_conn.c: closes every idle connection of the worker (graceful shutdown). */
 void dp_conn_close_idle(struct dp_worker *w);
@@ -192,7 +224,14 @@ void dp_upconn_free(struct dp_upconn *up);
 /* Number of idle connections (tests, status). */
 size_t dp_pool_idle(const struct dp_pool *p);
 
+/* dp_conn.c: ends a request's life (back to the worker's free list). */
+void dp_req_free(struct dp_req *r);
+
+/* dp_conn.c: frees the worker's cached requests (at worker exit). */
+void dp_conn_free_req_cache(struct dp_worker *w);
+
 /* Header block helpers (dp_conn.c). */
+void dp_hblock_reset(struct dp_hblock *b, size_t max);
 void dp_hblock_init(struct dp_hblock *b, size_t max);
 void dp_hblock_cleanup(struct dp_hblock *b);
 /* Appends a piece of a header name (value=false) or value; GW_ERR_TOOBIG past max. */

@@ -38,7 +38,7 @@ void dp_upconn_free(struct dp_upconn *up)
     if (!up)
         return;
     if (up->bev)
-        bufferevent_free(up->bev);
+        dp_io_free(up->bev);
     free(up);
 }
 
@@ -95,7 +95,7 @@ static struct dp_pool_slot *slot_get(struct dp_pool *p, const char *key, bool cr
 }
 
 /* Anything from an idle connection (data, EOF, error, idle timeout) ends it. */
-static void idle_event(struct bufferevent *bev, short what, void *arg)
+static void idle_event(struct dp_io *bev, short what, void *arg)
 {
     struct dp_upconn *up = arg;
     (void)bev;
@@ -105,7 +105,7 @@ static void idle_event(struct bufferevent *bev, short what, void *arg)
     dp_upconn_free(up);
 }
 
-static void idle_read(struct bufferevent *bev, void *arg)
+static void idle_read(struct dp_io *bev, void *arg)
 {
     idle_event(bev, 0, arg);
 }
@@ -117,7 +117,6 @@ struct dp_upconn *dp_pool_get(struct dp_pool *p, const char *key)
         return NULL;
     struct dp_upconn *up = s->idle;
     unlink_idle(p, up);
-    bufferevent_set_timeouts(up->bev, NULL, NULL);
     return up;
 }
 
@@ -137,10 +136,28 @@ void dp_pool_put(struct dp_pool *p, struct dp_upconn *up)
     s->idle = up;
     s->count++;
     p->idle++;
-    bufferevent_setcb(up->bev, idle_read, NULL, idle_event, up);
-    struct timeval tv = {set->pool_idle_timeout_s, 0};
-    bufferevent_set_timeouts(up->bev, set->pool_idle_timeout_s ? &tv : NULL, NULL);
-    bufferevent_enable(up->bev, EV_READ);
+    dp_io_setcb(up->bev, idle_read, NULL, idle_event, up);
+    up->idle_since_ms = dp_worker_now_ms(p->w);
+}
+
+void dp_pool_tick(struct dp_pool *p, uint64_t now)
+{
+    uint64_t limit = (uint64_t)p->w->set->pool_idle_timeout_s * 1000u;
+    if (!limit || !p->idle)
+        return;
+    for (size_t i = 0; i < POOL_BUCKETS; i++) {
+        for (struct dp_pool_slot *s = p->b[i]; s; s = s->next) {
+            struct dp_upconn *up = s->idle;
+            while (up) {
+                struct dp_upconn *next = up->next;
+                if (now - up->idle_since_ms >= limit) {
+                    unlink_idle(p, up);
+                    dp_upconn_free(up);
+                }
+                up = next;
+            }
+        }
+    }
 }
 
 size_t dp_pool_idle(const struct dp_pool *p)

@@ -23,10 +23,11 @@
 
 #define VIA_TOKEN "1.1 portico/" PORTICO_VERSION
 
-static void up_read_cb(struct bufferevent *bev, void *arg);
-static void up_write_cb(struct bufferevent *bev, void *arg);
-static void up_event_cb(struct bufferevent *bev, short what, void *arg);
+static void up_read_cb(struct dp_io *bev, void *arg);
+static void up_write_cb(struct dp_io *bev, void *arg);
+static void up_event_cb(struct dp_io *bev, short what, void *arg);
 static void try_next(struct dp_req *r);
+static void fail_try(struct dp_req *r, bool timeout, const char *why);
 
 /* ---- request head --------------------------------------------------------------------------- */
 
@@ -56,11 +57,36 @@ static bool in_connection(const struct dp_hblock *b, const char *n, size_t l)
     return false;
 }
 
-static bool name_is(const struct dp_hspan *h, const char *buf, const char *lname)
+/* True if a Connection header of b names something other than close, keep-alive or upgrade
+ * (only then is every header checked against it). */
+static bool connection_lists_headers(const struct dp_hblock *b)
 {
-    size_t l = strlen(lname);
+    for (int i = dp_hblock_find(b, "connection", 10, 0); i >= 0;
+         i = dp_hblock_find(b, "connection", 10, (size_t)i + 1)) {
+        const char *v = b->buf + b->h[i].vo, *end = v + b->h[i].vl;
+        while (v < end) {
+            while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
+                v++;
+            const char *s = v;
+            while (v < end && *v != ',' && *v != ' ' && *v != '\t')
+                v++;
+            size_t l = (size_t)(v - s);
+            if (l && !(l == 5 && strncasecmp(s, "close", 5) == 0) &&
+                !(l == 10 && strncasecmp(s, "keep-alive", 10) == 0) &&
+                !(l == 7 && strncasecmp(s, "upgrade", 7) == 0))
+                return true;
+        }
+    }
+    return false;
+}
+
+static bool name_is_n(const struct dp_hspan *h, const char *buf, const char *lname, size_t l)
+{
     return h->nl == l && strncasecmp(buf + h->no, lname, l) == 0;
 }
+
+/* lname must be a lowercase string literal. */
+#define name_is(h, buf, lname) name_is_n((h), (buf), (lname), sizeof(lname) - 1)
 
 static const char *hval(const struct dp_hblock *b, const char *lname, size_t *len)
 {
@@ -76,8 +102,8 @@ static enum gw_err build_head(struct dp_req *r)
     struct dp_conn *c = r->c;
     const struct dp_settings *set = c->w->set;
     const struct dp_hblock *b = &r->hb;
-    struct gw_buf *h = &r->head;
-    gw_buf_init(h, 0); /* bounded by the client header limits it is built from */
+    struct gw_buf *h = &r->head; /* bounded by the client header limits it is built from */
+    gw_buf_reset(h);
     /* Upstream URI: service path joining and strip_path on the normalised path; query as is. */
     const char *url = b->buf + r->url_o;
     const char *q = memchr(url, '?', r->url_l);
@@ -100,6 +126,7 @@ static enum gw_err build_head(struct dp_req *r)
     size_t xff_len = 0, via_len = 0;
     const char *xff = hval(b, "x-forwarded-for", &xff_len);
     const char *via = hval(b, "via", &via_len);
+    bool conn_tokens = connection_lists_headers(b);
     for (size_t i = 0; i < b->n; i++) {
         const struct dp_hspan *s = &b->h[i];
         const char *n = b->buf + s->no;
@@ -107,7 +134,8 @@ static enum gw_err build_head(struct dp_req *r)
             name_is(s, b->buf, "content-length") || name_is(s, b->buf, "expect") ||
             name_is(s, b->buf, "via") || name_is(s, b->buf, "x-real-ip") ||
             name_is(s, b->buf, "x-portico-request-id") ||
-            (s->nl > 12 && strncasecmp(n, "x-forwarded-", 12) == 0) || in_connection(b, n, s->nl))
+            (s->nl > 12 && strncasecmp(n, "x-forwarded-", 12) == 0) ||
+            (conn_tokens && in_connection(b, n, s->nl)))
             continue;
         dp_wb_mem(h, n, s->nl);
         DP_WB_LIT(h, ": ");
@@ -219,10 +247,29 @@ static void host_header(struct dp_req *r, char *out, size_t outlen)
     else
         name = s->host;
     bool v6 = strchr(name, ':') != NULL;
-    if ((port == 80 && !s->https) || (port == 443 && s->https))
-        snprintf(out, outlen, v6 ? "[%s]" : "%s", name);
-    else
-        snprintf(out, outlen, v6 ? "[%s]:%u" : "%s:%u", name, port);
+    size_t nl = strlen(name), o = 0;
+    if (nl + 10 > outlen) {
+        out[0] = '\0';
+        return;
+    }
+    if (v6)
+        out[o++] = '[';
+    memcpy(out + o, name, nl);
+    o += nl;
+    if (v6)
+        out[o++] = ']';
+    if (!((port == 80 && !s->https) || (port == 443 && s->https))) {
+        char t[8];
+        size_t k = 0;
+        do {
+            t[k++] = (char)('0' + port % 10);
+            port /= 10;
+        } while (port);
+        out[o++] = ':';
+        while (k)
+            out[o++] = t[--k];
+    }
+    out[o] = '\0';
 }
 
 /* ---- consistent-hashing input ------------------------------------------------------------- */
@@ -373,10 +420,10 @@ static void set_hash(struct dp_req *r)
 
 /* ---- connections ---------------------------------------------------------------------------- */
 
-static void tv_ms(struct timeval *tv, int ms)
+/* Arms the request's upstream deadline ms milliseconds from now (checked by the tick). */
+static void up_deadline(struct dp_req *r, int ms)
 {
-    tv->tv_sec = ms / 1000;
-    tv->tv_usec = (ms % 1000) * 1000;
+    r->up_deadline_ms = dp_worker_now_ms(r->c->w) + (uint64_t)(ms > 0 ? ms : 1);
 }
 
 static void uncount(struct dp_req *r)
@@ -387,12 +434,22 @@ static void uncount(struct dp_req *r)
     }
 }
 
+void dp_proxy_timeout(struct dp_req *r)
+{
+    fail_try(r, true, r->connected ? "timeout" : "connect timeout");
+}
+
 void dp_proxy_release(struct dp_req *r, bool reusable)
 {
     struct dp_upconn *up = r->up;
     uncount(r);
+    r->up_deadline_ms = 0;
     if (!up)
         return;
+    if (r->up_read_blocked) {
+        r->up_read_blocked = false;
+        dp_io_enable(up->bev, EV_READ);
+    }
     r->up = NULL;
     r->up_ready = false;
     up->req = NULL;
@@ -400,8 +457,8 @@ void dp_proxy_release(struct dp_req *r, bool reusable)
     const struct dp_settings *set = r->c->w->set;
     if (reusable && set->pool_size > 0 &&
         (set->pool_max_requests == 0 || up->nrequests < set->pool_max_requests) &&
-        evbuffer_get_length(bufferevent_get_input(up->bev)) == 0 &&
-        evbuffer_get_length(bufferevent_get_output(up->bev)) == 0)
+        evbuffer_get_length(dp_io_get_input(up->bev)) == 0 &&
+        evbuffer_get_length(dp_io_get_output(up->bev)) == 0)
         dp_pool_put(r->c->w->pool, up);
     else
         dp_upconn_free(up);
@@ -411,28 +468,37 @@ size_t dp_proxy_backlog(const struct dp_req *r)
 {
     if (!r->up || !r->up_ready)
         return 0;
-    return evbuffer_get_length(bufferevent_get_output(r->up->bev));
+    return evbuffer_get_length(dp_io_get_output(r->up->bev));
 }
 
 static void send_head(struct dp_req *r)
 {
     struct dp_upconn *up = r->up;
-    struct evbuffer *out = bufferevent_get_output(up->bev);
+    struct evbuffer *out = dp_io_get_output(up->bev);
     char host[320];
     memcpy(host, "Host: ", 6);
     host_header(r, host + 6, sizeof(host) - 8);
     size_t hl = strlen(host);
     host[hl++] = '\r';
     host[hl++] = '\n';
-    evbuffer_add(out, r->head.data, r->head_split);
-    evbuffer_add(out, host, hl);
-    evbuffer_add(out, r->head.data + r->head_split, r->head.len - r->head_split);
+    /* One reservation and one commit: a single round of buffer callbacks. */
+    size_t rest = r->head.len - r->head_split, total = r->head_split + hl + rest;
+    struct evbuffer_iovec v;
+    if (evbuffer_reserve_space(out, (ev_ssize_t)total, &v, 1) == 1 && v.iov_len >= total) {
+        char *p = v.iov_base;
+        memcpy(p, r->head.data, r->head_split);
+        memcpy(p + r->head_split, host, hl);
+        memcpy(p + r->head_split + hl, r->head.data + r->head_split, rest);
+        v.iov_len = total;
+        evbuffer_commit_space(out, &v, 1);
+    } else {
+        evbuffer_add(out, r->head.data, r->head_split);
+        evbuffer_add(out, host, hl);
+        evbuffer_add(out, r->head.data + r->head_split, rest);
+    }
     r->up_ready = true;
     r->connected = true;
-    struct timeval rt, wt;
-    tv_ms(&rt, r->svc->read_timeout_ms);
-    tv_ms(&wt, r->svc->write_timeout_ms);
-    bufferevent_set_timeouts(up->bev, &rt, &wt);
+    up_deadline(r, r->msg_complete ? r->svc->read_timeout_ms : r->svc->write_timeout_ms);
     if (r->pending && evbuffer_get_length(r->pending)) {
         size_t pl = evbuffer_get_length(r->pending);
         if (r->msg_complete && pl <= DP_HIGH_WATER) {
@@ -446,12 +512,12 @@ static void send_head(struct dp_req *r)
     }
     if (r->msg_complete)
         r->req_sent = true;
-    bufferevent_enable(up->bev, EV_READ | EV_WRITE);
+    dp_io_enable(up->bev, EV_READ | EV_WRITE);
     /* The client side may have stopped parsing while waiting for this connection. */
     struct dp_conn *c = r->c;
     if (c->read_blocked && !r->msg_complete) {
         c->read_blocked = false;
-        bufferevent_enable(c->bev, EV_READ);
+        dp_io_enable(c->bev, EV_READ);
         dp_conn_process(c);
     }
 }
@@ -461,7 +527,7 @@ void dp_proxy_push_body(struct dp_req *r)
     if (!r->up || !r->up_ready || !r->pending || r->pending_kept)
         return;
     if (evbuffer_get_length(r->pending)) {
-        evbuffer_add_buffer(bufferevent_get_output(r->up->bev), r->pending);
+        evbuffer_add_buffer(dp_io_get_output(r->up->bev), r->pending);
         r->body_started = true;
     }
     if (r->msg_complete)
@@ -477,7 +543,7 @@ static struct dp_upconn *upconn_new(struct dp_req *r)
         return NULL;
     up->w = r->c->w;
     snprintf(up->key, sizeof(up->key), "%s", r->addr->key);
-    up->bev = bufferevent_socket_new(up->w->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    up->bev = dp_io_socket_new(up->w->io, -1);
     if (!up->bev) {
         free(up);
         return NULL;
@@ -489,13 +555,12 @@ static void attach(struct dp_req *r, struct dp_upconn *up)
 {
     r->up = up;
     up->req = r;
-    bufferevent_setcb(up->bev, up_read_cb, up_write_cb, up_event_cb, up);
-    bufferevent_setwatermark(up->bev, EV_WRITE, DP_LOW_WATER, 0);
-    bufferevent_setwatermark(up->bev, EV_READ, 0, DP_HIGH_WATER);
+    dp_io_setcb(up->bev, up_read_cb, up_write_cb, up_event_cb, up);
+    dp_io_setwatermark(up->bev, EV_WRITE, DP_LOW_WATER, 0);
+    dp_io_setwatermark(up->bev, EV_READ, 0, DP_HIGH_WATER);
     llhttp_init(&r->rp, HTTP_RESPONSE, &resp_settings);
     r->rp.data = r;
-    dp_hblock_cleanup(&r->rb);
-    dp_hblock_init(&r->rb, 64 * 1024);
+    dp_hblock_reset(&r->rb, 64 * 1024);
     r->resp_headers_done = false;
     r->skip_1xx = false;
 }
@@ -578,10 +643,8 @@ static void try_next(struct dp_req *r)
         return;
     }
     attach(r, up);
-    struct timeval ct;
-    tv_ms(&ct, s->connect_timeout_ms);
-    bufferevent_set_timeouts(up->bev, NULL, &ct);
-    if (bufferevent_socket_connect(up->bev, (const struct sockaddr *)&a->sa, (int)a->salen) != 0) {
+    up_deadline(r, s->connect_timeout_ms);
+    if (dp_io_socket_connect(up->bev, (const struct sockaddr *)&a->sa, (int)a->salen) != 0) {
         fail_try(r, false, "connect failed");
         return;
     }
@@ -677,8 +740,7 @@ static int r_on_headers_complete(llhttp_t *p)
     if (c->w->draining)
         c->close_after = true;
 
-    struct gw_buf *o = &c->w->scratch;
-    gw_buf_reset(o);
+    struct gw_buf *o = &c->w->scratch; /* flushed to the client after this llhttp run */
     const struct dp_hblock *b = &r->rb;
     size_t reason_len = b->n ? b->h[0].vl : 0;
     DP_WB_LIT(o, "HTTP/1.1 ");
@@ -689,6 +751,7 @@ static int r_on_headers_complete(llhttp_t *p)
     bool server = false;
     size_t via_len = 0;
     const char *via = NULL;
+    bool conn_tokens = connection_lists_headers(b);
     for (size_t i = 1; i < b->n; i++) {
         const struct dp_hspan *s = &b->h[i];
         const char *n = b->buf + s->no;
@@ -699,7 +762,7 @@ static int r_on_headers_complete(llhttp_t *p)
         }
         if (name_is(s, b->buf, "upgrade") && status == 101) {
             /* passed through for the tunnel */
-        } else if (hop_by_hop(n, s->nl) || in_connection(b, n, s->nl)) {
+        } else if (hop_by_hop(n, s->nl) || (conn_tokens && in_connection(b, n, s->nl))) {
             continue;
         }
         if (name_is(s, b->buf, "content-length") && r->framing != DP_FRAME_LENGTH &&
@@ -744,28 +807,41 @@ static int r_on_headers_complete(llhttp_t *p)
     DP_WB_LIT(o, "\r\n");
     DP_WB_HDR(o, "X-Portico-Request-Id: ", r->id, 32);
     DP_WB_LIT(o, "\r\n");
-    if (!o->data) {
-        dp_conn_close(c);
+    if (!o->data)
         return -1;
-    }
-    evbuffer_add(bufferevent_get_output(c->bev), o->data, o->len);
     r->resp_started = true;
     r->proxied = true;
     return head ? 1 : 0;
 }
 
+/* Moves what the response callbacks wrote into the worker's scratch buffer to the client. */
+static void flush_out(struct dp_req *r)
+{
+    struct gw_buf *o = &r->c->w->scratch;
+    if (o->len && r->c->bev)
+        evbuffer_add(dp_io_get_output(r->c->bev), o->data, o->len);
+    gw_buf_reset(o);
+}
+
 static int r_on_body(llhttp_t *p, const char *at, size_t len)
 {
     struct dp_req *r = p->data;
-    struct evbuffer *out = bufferevent_get_output(r->c->bev);
+    struct gw_buf *o = &r->c->w->scratch;
+    if (r->framing == DP_FRAME_NONE)
+        return 0;
     if (r->framing == DP_FRAME_CHUNKED) {
         char ch[24];
-        evbuffer_add(out, ch, dp_wb_chunk_head(ch, len));
-        evbuffer_add(out, at, len);
-        evbuffer_add(out, "\r\n", 2);
-    } else if (r->framing != DP_FRAME_NONE) {
-        evbuffer_add(out, at, len);
+        dp_wb_mem(o, ch, dp_wb_chunk_head(ch, len));
     }
+    if (len > 4096) {
+        /* big pieces go straight to the client buffer, without a copy into scratch */
+        flush_out(r);
+        evbuffer_add(dp_io_get_output(r->c->bev), at, len);
+    } else {
+        dp_wb_mem(o, at, len);
+    }
+    if (r->framing == DP_FRAME_CHUNKED)
+        DP_WB_LIT(o, "\r\n");
     return 0;
 }
 
@@ -774,14 +850,13 @@ static int r_on_message_complete(llhttp_t *p)
     struct dp_req *r = p->data;
     if (r->skip_1xx) {
         r->skip_1xx = false;
-        dp_hblock_cleanup(&r->rb);
-        dp_hblock_init(&r->rb, 64 * 1024);
+        dp_hblock_reset(&r->rb, 64 * 1024);
         return 0;
     }
     if (r->resp_upgrade)
         return 0; /* llhttp then stops with HPE_PAUSED_UPGRADE */
     if (r->framing == DP_FRAME_CHUNKED)
-        evbuffer_add(bufferevent_get_output(r->c->bev), "0\r\n\r\n", 5);
+        DP_WB_LIT(&r->c->w->scratch, "0\r\n\r\n");
     r->resp_complete = true;
     return HPE_PAUSED;
 }
@@ -804,19 +879,22 @@ static void response_done(struct dp_req *r)
     dp_conn_request_done(c);
 }
 
-static void up_read_cb(struct bufferevent *bev, void *arg)
+static void up_read_cb(struct dp_io *bev, void *arg)
 {
     struct dp_upconn *up = arg;
     struct dp_req *r = up->req;
     if (!r)
         return;
-    struct evbuffer *in = bufferevent_get_input(bev);
+    struct evbuffer *in = dp_io_get_input(bev);
+    up_deadline(r, r->svc->read_timeout_ms);
     while (evbuffer_get_length(in)) {
         struct evbuffer_iovec v;
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
             break;
         const char *base = v.iov_base;
+        gw_buf_reset(&r->c->w->scratch);
         llhttp_errno_t err = llhttp_execute(&r->rp, base, v.iov_len);
+        flush_out(r);
         if (err == HPE_OK) {
             evbuffer_drain(in, v.iov_len);
             continue;
@@ -845,9 +923,9 @@ static void up_read_cb(struct bufferevent *bev, void *arg)
         return;
     }
     /* Response backpressure: stop reading the upstream while the client is slow. */
-    if (evbuffer_get_length(bufferevent_get_output(r->c->bev)) > DP_HIGH_WATER) {
+    if (evbuffer_get_length(dp_io_get_output(r->c->bev)) > DP_HIGH_WATER) {
         r->up_read_blocked = true;
-        bufferevent_disable(bev, EV_READ);
+        dp_io_disable(bev, EV_READ);
     }
 }
 
@@ -855,11 +933,11 @@ void dp_proxy_client_drained(struct dp_req *r)
 {
     if (r->up && r->up_read_blocked) {
         r->up_read_blocked = false;
-        bufferevent_enable(r->up->bev, EV_READ);
+        dp_io_enable(r->up->bev, EV_READ);
     }
 }
 
-static void up_write_cb(struct bufferevent *bev, void *arg)
+static void up_write_cb(struct dp_io *bev, void *arg)
 {
     struct dp_upconn *up = arg;
     struct dp_req *r = up->req;
@@ -867,14 +945,15 @@ static void up_write_cb(struct bufferevent *bev, void *arg)
     if (!r)
         return;
     struct dp_conn *c = r->c;
+    up_deadline(r, r->req_sent ? r->svc->read_timeout_ms : r->svc->write_timeout_ms);
     if (c->read_blocked && !r->msg_complete) {
         c->read_blocked = false;
-        bufferevent_enable(c->bev, EV_READ);
+        dp_io_enable(c->bev, EV_READ);
         dp_conn_process(c);
     }
 }
 
-static void up_event_cb(struct bufferevent *bev, short what, void *arg)
+static void up_event_cb(struct dp_io *bev, short what, void *arg)
 {
     struct dp_upconn *up = arg;
     struct dp_req *r = up->req;
@@ -883,17 +962,15 @@ static void up_event_cb(struct bufferevent *bev, short what, void *arg)
         return;
     if (what & BEV_EVENT_CONNECTED) {
         int one = 1;
-        setsockopt(bufferevent_getfd(up->bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        setsockopt(dp_io_getfd(up->bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         send_head(r);
-        return;
-    }
-    if (what & BEV_EVENT_TIMEOUT) {
-        fail_try(r, true, r->connected ? "timeout" : "connect timeout");
         return;
     }
     if ((what & BEV_EVENT_EOF) && r->resp_headers_done) {
         /* End of a body delimited by close, or a truncated one. */
+        gw_buf_reset(&r->c->w->scratch);
         llhttp_finish(&r->rp);
+        flush_out(r);
         if (r->resp_complete) {
             r->c->close_after = r->c->close_after || r->framing == DP_FRAME_CLOSE;
             dp_proxy_release(r, false);
@@ -910,25 +987,26 @@ static void up_event_cb(struct bufferevent *bev, short what, void *arg)
 
 /* ---- websocket tunnel ------------------------------------------------------------------------ */
 
-static void tun_up_read(struct bufferevent *bev, void *arg)
+static void tun_up_read(struct dp_io *bev, void *arg)
 {
     struct dp_upconn *up = arg;
     struct dp_conn *c = up->tconn;
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-    evbuffer_add_buffer(out, bufferevent_get_input(bev));
+    c->deadline_ms = dp_worker_now_ms(c->w) + c->tunnel_ms;
+    struct evbuffer *out = dp_io_get_output(c->bev);
+    evbuffer_add_buffer(out, dp_io_get_input(bev));
     if (evbuffer_get_length(out) > DP_HIGH_WATER)
-        bufferevent_disable(bev, EV_READ);
+        dp_io_disable(bev, EV_READ);
 }
 
-static void tun_up_write(struct bufferevent *bev, void *arg)
+static void tun_up_write(struct dp_io *bev, void *arg)
 {
     struct dp_upconn *up = arg;
     struct dp_conn *c = up->tconn;
     (void)bev;
-    bufferevent_enable(c->bev, EV_READ);
+    dp_io_enable(c->bev, EV_READ);
 }
 
-static void tun_up_event(struct bufferevent *bev, short what, void *arg)
+static void tun_up_event(struct dp_io *bev, short what, void *arg)
 {
     struct dp_upconn *up = arg;
     struct dp_conn *c = up->tconn;
@@ -939,11 +1017,11 @@ static void tun_up_event(struct bufferevent *bev, short what, void *arg)
     up->tconn = NULL;
     dp_upconn_free(up);
     c->state = DP_CONN_CLOSING;
-    bufferevent_disable(c->bev, EV_READ);
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+    dp_io_disable(c->bev, EV_READ);
+    if (evbuffer_get_length(dp_io_get_output(c->bev)) == 0)
         dp_conn_close(c);
     else
-        bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+        dp_io_setwatermark(c->bev, EV_WRITE, 0, 0);
 }
 
 void dp_proxy_tunnel_start(struct dp_conn *c, struct dp_upconn *up)
@@ -959,31 +1037,23 @@ void dp_proxy_tunnel_start(struct dp_conn *c, struct dp_upconn *up)
     up->tconn = c;
     c->tunnel = up;
     c->state = DP_CONN_TUNNEL;
-    struct timeval rt;
-    tv_ms(&rt, r->svc->read_timeout_ms);
-    bufferevent_set_timeouts(up->bev, &rt, NULL);
-    bufferevent_set_timeouts(c->bev, NULL, NULL);
+    c->tunnel_ms = (uint64_t)r->svc->read_timeout_ms;
+    dp_conn_set_timeout(c, DP_TMO_TUNNEL, c->tunnel_ms);
     /* llhttp stopped at the upgrade; the request can go now. */
-    dp_hblock_cleanup(&r->hb);
-    dp_hblock_cleanup(&r->rb);
-    gw_buf_cleanup(&r->head);
     if (r->pending) {
-        bufferevent_write_buffer(up->bev, r->pending);
+        dp_io_write_buffer(up->bev, r->pending);
         evbuffer_free(r->pending);
+        r->pending = NULL;
     }
-    free(r->path);
-    free(r->hash_cookie);
-    free(r->hash_tmp);
-    dp_config_unref(r->cfg);
-    free(r);
-    bufferevent_setcb(up->bev, tun_up_read, tun_up_write, tun_up_event, up);
-    bufferevent_setwatermark(up->bev, EV_WRITE, DP_LOW_WATER, 0);
-    bufferevent_setwatermark(c->bev, EV_WRITE, DP_LOW_WATER, 0);
-    bufferevent_enable(up->bev, EV_READ | EV_WRITE);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    dp_req_free(r);
+    dp_io_setcb(up->bev, tun_up_read, tun_up_write, tun_up_event, up);
+    dp_io_setwatermark(up->bev, EV_WRITE, DP_LOW_WATER, 0);
+    dp_io_setwatermark(c->bev, EV_WRITE, DP_LOW_WATER, 0);
+    dp_io_enable(up->bev, EV_READ | EV_WRITE);
+    dp_io_enable(c->bev, EV_READ | EV_WRITE);
     /* Bytes that arrived behind the headers on either side. */
-    if (evbuffer_get_length(bufferevent_get_input(up->bev)))
+    if (evbuffer_get_length(dp_io_get_input(up->bev)))
         tun_up_read(up->bev, up);
-    if (evbuffer_get_length(bufferevent_get_input(c->bev)))
-        bufferevent_write_buffer(up->bev, bufferevent_get_input(c->bev));
+    if (evbuffer_get_length(dp_io_get_input(c->bev)))
+        dp_io_write_buffer(up->bev, dp_io_get_input(c->bev));
 }

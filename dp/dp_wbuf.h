@@ -10,16 +10,23 @@
 
 #include "gw_buf.h"
 
-#define DP_WB_LIT(b, lit) gw_buf_append((b), (lit), sizeof(lit) - 1)
-
+/* Fast path when the buffer has room; gw_buf_append (growth, limit) otherwise. */
 static inline void dp_wb_mem(struct gw_buf *b, const void *p, size_t n)
 {
+    if (b->data && b->len + n < b->cap) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return;
+    }
     gw_buf_append(b, p, n);
 }
 
+#define DP_WB_LIT(b, lit) dp_wb_mem((b), (lit), sizeof(lit) - 1)
+
 static inline void dp_wb_str(struct gw_buf *b, const char *s)
 {
-    gw_buf_append(b, s, strlen(s));
+    dp_wb_mem(b, s, strlen(s));
 }
 
 static inline void dp_wb_u64(struct gw_buf *b, uint64_t v)
@@ -30,7 +37,7 @@ static inline void dp_wb_u64(struct gw_buf *b, uint64_t v)
         *--p = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    gw_buf_append(b, p, (size_t)(e - p));
+    dp_wb_mem(b, p, (size_t)(e - p));
 }
 
 /* Writes "<hex>\r\n" for a chunk of n bytes into out (at least 20 bytes); returns its length. */
@@ -54,9 +61,9 @@ static inline size_t dp_wb_chunk_head(char *out, size_t n)
 static inline void dp_wb_hdr(struct gw_buf *b, const char *name_colon, size_t nlen, const char *v,
                              size_t vlen)
 {
-    gw_buf_append(b, name_colon, nlen);
-    gw_buf_append(b, v, vlen);
-    gw_buf_append(b, "\r\n", 2);
+    dp_wb_mem(b, name_colon, nlen);
+    dp_wb_mem(b, v, vlen);
+    dp_wb_mem(b, "\r\n", 2);
 }
 
 #define DP_WB_HDR(b, lit, v, vlen) dp_wb_hdr((b), (lit), sizeof(lit) - 1, (v), (vlen))

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "dp_http.h"
+#include "dp_io.h"
 #include "gw_log.h"
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
@@ -71,6 +72,24 @@ void dp_worker_conn_gone(struct dp_worker *w)
         event_base_loopbreak(w->base);
 }
 
+uint64_t dp_worker_now_ms(struct dp_worker *w)
+{
+    struct timeval tv;
+    event_base_gettimeofday_cached(w->base, &tv);
+    return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct dp_worker *w = arg;
+    (void)fd;
+    (void)what;
+    uint64_t now = dp_worker_now_ms(w);
+    dp_conn_tick(w, now);
+    if (++w->ticks % 10 == 0)
+        dp_pool_tick(w->pool, now);
+}
+
 static void force_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct dp_worker *w = arg;
@@ -117,6 +136,7 @@ struct dp_worker *dp_worker_create(int id, const struct dp_settings *set,
     gw_buf_init(&w->scratch, 0);
     w->base = event_base_new();
     w->pool = dp_pool_create(w);
+    w->io = w->base ? dp_io_loop_create(w->base) : NULL;
     w->md = dp_router_match_data_create();
     /* Stop requests arrive from the main thread through an eventfd: the loops are built
      * without libevent's thread locking, which would cost a mutex on every event operation. */
@@ -127,7 +147,7 @@ struct dp_worker *dp_worker_create(int id, const struct dp_settings *set,
     if (w->stop_ev)
         event_add(w->stop_ev, NULL);
     w->force_ev = w->base ? evtimer_new(w->base, force_cb, w) : NULL;
-    if (!w->base || !w->pool || !w->md || !w->stop_ev || !w->force_ev) {
+    if (!w->base || !w->pool || !w->io || !w->md || !w->stop_ev || !w->force_ev) {
         snprintf(err, errlen, "out of memory");
         dp_worker_destroy(w);
         return NULL;
@@ -142,16 +162,13 @@ struct dp_worker *dp_worker_create(int id, const struct dp_settings *set,
     for (int i = 0; i < 8; i++)
         w->rid_hi = (w->rid_hi << 8) | rnd[i];
     w->rid_hi ^= (uint64_t)id;
-    struct timeval t;
-    t.tv_usec = 0;
-    t.tv_sec = set->keepalive_timeout_s ? set->keepalive_timeout_s : 1;
-    w->tv_keepalive = event_base_init_common_timeout(w->base, &t);
-    t.tv_sec = set->client_header_timeout_s;
-    w->tv_header = event_base_init_common_timeout(w->base, &t);
-    t.tv_sec = set->client_body_timeout_s;
-    w->tv_body = event_base_init_common_timeout(w->base, &t);
-    t.tv_sec = 60;
-    w->tv_send = event_base_init_common_timeout(w->base, &t);
+    w->tick_ev = event_new(w->base, -1, EV_PERSIST, tick_cb, w);
+    struct timeval tick = {0, 100 * 1000};
+    if (!w->tick_ev || event_add(w->tick_ev, &tick) != 0) {
+        snprintf(err, errlen, "out of memory");
+        dp_worker_destroy(w);
+        return NULL;
+    }
     for (size_t i = 0; i < nls; i++) {
         if (ls[i].ssl)
             continue;
@@ -223,6 +240,7 @@ void dp_worker_destroy(struct dp_worker *w)
         pthread_join(w->thread, NULL);
     while (w->conns)
         dp_conn_close(w->conns);
+    dp_conn_free_req_cache(w);
     free_listeners(w);
     dp_pool_destroy(w->pool);
     if (w->stop_ev)
@@ -232,6 +250,9 @@ void dp_worker_destroy(struct dp_worker *w)
     gw_buf_cleanup(&w->scratch);
     if (w->force_ev)
         event_free(w->force_ev);
+    if (w->tick_ev)
+        event_free(w->tick_ev);
+    dp_io_loop_destroy(w->io);
     if (w->md)
         pcre2_match_data_free(w->md);
     dp_config_unref(w->cfg);

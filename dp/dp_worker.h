@@ -19,6 +19,7 @@
 #include "gw_listen.h"
 
 struct dp_conn;
+struct dp_io_loop;
 struct dp_pool;
 
 struct dp_worker {
@@ -38,10 +39,14 @@ struct dp_worker {
     size_t nconns;
     uint64_t rid_hi, rid_counter;
     struct event *stop_ev, *force_ev;
-    int stop_fd;           /* eventfd: main thread -> worker stop request */
-    struct gw_buf scratch; /* response heads are built here (worker thread only) */
+    int stop_fd;              /* eventfd: main thread -> worker stop request */
+    struct gw_buf scratch;    /* response heads are built here (worker thread only) */
+    struct dp_req *free_reqs; /* finished requests kept for reuse */
+    struct dp_io_loop *io;    /* batched socket writes */
+    size_t nfree_reqs;
     bool draining;
-    const struct timeval *tv_keepalive, *tv_header, *tv_body, *tv_send;
+    struct event *tick_ev; /* 100 ms: timeouts of connections and pooled connections */
+    unsigned ticks;
 };
 
 /* Creates worker id with its loop and listeners bound on every non-ssl address of ls (borrowed).
@@ -67,6 +72,9 @@ struct dp_config *dp_worker_config(struct dp_worker *w);
 
 /* Writes a new request id (32 hex characters + NUL) into out. Worker thread. */
 void dp_worker_request_id(struct dp_worker *w, char out[33]);
+
+/* Monotonic milliseconds, cached per loop iteration. Worker thread. */
+uint64_t dp_worker_now_ms(struct dp_worker *w);
 
 /* Called by dp_conn when a connection is freed: ends the loop when draining and none is left. */
 void dp_worker_conn_gone(struct dp_worker *w);

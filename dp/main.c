@@ -5,6 +5,7 @@
 #include <event2/event.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 
 #include "config/dp_config_apply.h"
 #include "dp_conf.h"
+#include "dp_dns.h"
 #include "dp_config_internal.h"
 #include "dp_metrics.h"
 #include "dp_settings.h"
@@ -36,7 +38,27 @@ struct dp_main {
     struct event_base *base;
     bool stopping;
     size_t max_payload;
+    int dns_fd; /* eventfd: the resolver thread asks for a rebuild */
 };
+
+/* Resolver thread: an answer changed; the main thread rebuilds the config. */
+static void on_dns_change(void *arg)
+{
+    struct dp_main *m = arg;
+    uint64_t one = 1;
+    if (write(m->dns_fd, &one, sizeof(one)) == -1)
+        GW_LOG_ERRNO(GW_LOG_ERROR, errno, "cannot signal a DNS change");
+}
+
+static void on_dns_rebuild(evutil_socket_t fd, short what, void *arg)
+{
+    struct dp_main *m = arg;
+    uint64_t v;
+    (void)what;
+    if (read(fd, &v, sizeof(v)) == -1)
+        return;
+    (void)dp_config_apply_rebuild(m->max_payload);
+}
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -77,12 +99,14 @@ static int run(struct gw_conf *conf)
     struct dp_settings set;
     struct gw_listen proxy[GW_LISTEN_MAX], status[GW_LISTEN_MAX];
     size_t nproxy = 0, nstatus = 0;
-    char err[512];
+    char err[512] = "";
     struct dp_worker **workers = NULL;
     int nw = 0;
     struct dp_status *st = NULL;
     struct dp_health_checker *checker = NULL;
     struct event *sigs[5] = {0};
+    struct event *dns_ev = NULL;
+    m.dns_fd = -1;
     static const int signums[5] = {SIGTERM, SIGQUIT, SIGINT, SIGUSR1, SIGHUP};
 
     const char *prefix = gw_conf_str(conf, "prefix");
@@ -117,6 +141,16 @@ static int run(struct gw_conf *conf)
     }
 
     m.max_payload = gw_conf_size(conf, "cluster_max_payload");
+    m.dns_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    dns_ev = m.dns_fd == -1 ? NULL
+                            : event_new(m.base, m.dns_fd, EV_READ | EV_PERSIST, on_dns_rebuild, &m);
+    if (!dns_ev || event_add(dns_ev, NULL) != 0 ||
+        dp_dns_start(gw_conf_str(conf, "dns_resolver"), gw_conf_str(conf, "dns_hostsfile"),
+                     on_dns_change, &m, err, sizeof(err)) != GW_OK) {
+        GW_LOG(GW_LOG_CRIT, "cannot start the resolver: %s", err);
+        rc = 2;
+        goto out;
+    }
     dp_config_apply_init(prefix);
     (void)dp_config_apply_load_cache(m.max_payload);
 
@@ -183,6 +217,11 @@ out:
     }
     dp_health_checker_stop(checker);
     dp_status_destroy(st);
+    dp_dns_stop();
+    if (dns_ev)
+        event_free(dns_ev);
+    if (m.dns_fd != -1)
+        close(m.dns_fd);
     for (int i = 0; i < 5; i++)
         if (sigs[i])
             event_free(sigs[i]);

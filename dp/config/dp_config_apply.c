@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,23 @@
 #include "gw_time.h"
 
 static char *cache_path;
+/* Applies are serialised; the last applied snapshot is kept (packed) for rebuilds after a DNS
+ * change. */
+static pthread_mutex_t apply_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t *last_snap;
+static size_t last_len;
+
+static void keep_last(const Portico__V1__Snapshot *snap)
+{
+    size_t len = portico__v1__snapshot__get_packed_size(snap);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return;
+    portico__v1__snapshot__pack(snap, buf);
+    free(last_snap);
+    last_snap = buf;
+    last_len = len;
+}
 
 void dp_config_apply_init(const char *prefix)
 {
@@ -29,6 +47,9 @@ void dp_config_apply_cleanup(void)
 {
     free(cache_path);
     cache_path = NULL;
+    free(last_snap);
+    last_snap = NULL;
+    last_len = 0;
 }
 
 static enum gw_err apply(const Portico__V1__Snapshot *snap, size_t max_size,
@@ -54,6 +75,7 @@ static enum gw_err apply(const Portico__V1__Snapshot *snap, size_t max_size,
         return e;
     }
     dp_config_publish(cfg);
+    keep_last(snap);
     GW_LOG(GW_LOG_INFO, "snapshot applied revision=%lld micros=%llu", (long long)snap->revision,
            (unsigned long long)(gw_time_mono_us() - t0));
     return GW_OK;
@@ -108,9 +130,25 @@ out:
 enum gw_err dp_config_apply_snapshot(const Portico__V1__Snapshot *snap, size_t max_size,
                                      dp_config_error_fn on_error, void *arg)
 {
+    pthread_mutex_lock(&apply_lock);
     enum gw_err e = apply(snap, max_size, on_error, arg);
     if (e == GW_OK)
         (void)dp_config_apply_write_cache(snap);
+    pthread_mutex_unlock(&apply_lock);
+    return e;
+}
+
+enum gw_err dp_config_apply_rebuild(size_t max_size)
+{
+    pthread_mutex_lock(&apply_lock);
+    enum gw_err e = GW_ERR_NOTFOUND;
+    if (last_snap) {
+        Portico__V1__Snapshot *snap = portico__v1__snapshot__unpack(NULL, last_len, last_snap);
+        e = snap ? apply(snap, max_size, NULL, NULL) : GW_ERR_NOMEM;
+        if (snap)
+            portico__v1__snapshot__free_unpacked(snap, NULL);
+    }
+    pthread_mutex_unlock(&apply_lock);
     return e;
 }
 
@@ -150,7 +188,9 @@ enum gw_err dp_config_apply_load_cache(size_t max_size)
         GW_LOG(GW_LOG_ERROR, "config cache ignored: not a snapshot (corrupt) path=%s", cache_path);
         goto out;
     }
+    pthread_mutex_lock(&apply_lock);
     ret = apply(snap, max_size, NULL, NULL);
+    pthread_mutex_unlock(&apply_lock);
     if (ret == GW_OK)
         GW_LOG(GW_LOG_NOTICE, "config loaded from cache revision=%lld path=%s",
                (long long)snap->revision, cache_path);

@@ -30,6 +30,11 @@ enum gw_err dp_config_apply_snapshot(const Portico__V1__Snapshot *snap, size_t m
  * before the workers take traffic. */
 enum gw_err dp_config_apply_load_cache(size_t max_size);
 
+/* Builds and publishes the last applied snapshot again (after a DNS answer changed), without
+ * touching the cache. GW_ERR_NOTFOUND when nothing was applied yet. Any thread except a proxy
+ * worker and the resolver thread. */
+enum gw_err dp_config_apply_rebuild(size_t max_size);
+
 /* Writes snap to <prefix>/config.cache atomically. GW_ERR_IO on failure (logged). */
 enum gw_err dp_config_apply_write_cache(const Portico__V1__Snapshot *snap);
 
