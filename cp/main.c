@@ -8,8 +8,11 @@
 #include <string.h>
 
 #include "admin/cp_admin.h"
+#include "cluster/cp_cluster.h"
+#include "cluster/cp_cluster_gencert.h"
 #include "health/cp_health.h"
 #include "health/cp_health_admin.h"
+#include "health/cp_health_cluster.h"
 #include "cp_conf.h"
 #include "declarative/cp_decl_admin.h"
 #include "declarative/cp_decl_cli.h"
@@ -37,6 +40,12 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
+/* Wakes the cluster server so data planes get queued health commands (cp/health). */
+static void kick_cluster(void *arg)
+{
+    cp_cluster_kick(arg);
+}
+
 /* Runs the control plane until SIGTERM/SIGINT: the Admin API (and, beside it, the cluster
  * server) on one event loop. Returns the exit status. */
 static int run(struct gw_conf *conf)
@@ -46,6 +55,8 @@ static int run(struct gw_conf *conf)
     struct event *sigterm = NULL, *sigint = NULL;
     struct cp_store *store = NULL;
     struct cp_admin *admin = NULL;
+    struct cp_cluster *cluster = NULL;
+    struct cp_health_cluster *health = NULL;
     char msg[512];
 
     const char *prefix = gw_conf_str(conf, "prefix");
@@ -78,10 +89,26 @@ static int run(struct gw_conf *conf)
         GW_LOG(GW_LOG_CRIT, "cannot register the health endpoints");
         goto out;
     }
+    /* target health from the data planes: reports in, manual commands out (cp/health) */
+    health = cp_health_cluster_create();
+    if (!health)
+        goto out;
+    struct cp_cluster_ext ext = {.arg = health,
+                                 .connected = cp_health_ext_connected,
+                                 .gone = cp_health_ext_gone,
+                                 .message = cp_health_ext_message,
+                                 .cursor_init = cp_health_ext_cursor_init,
+                                 .next = cp_health_ext_next};
+    if (cp_cluster_start_ext(conf, &ext, &cluster) != GW_OK)
+        goto out;
+    if (cluster)
+        cp_health_cluster_link(health, kick_cluster, cluster);
     GW_LOG(GW_LOG_NOTICE, "control plane started version=%s", PORTICO_VERSION);
     event_base_dispatch(base);
     rc = 0;
 out:
+    cp_cluster_stop(cluster);
+    cp_health_cluster_destroy(health);
     cp_admin_stop(admin);
     if (sigterm)
         event_free(sigterm);
@@ -137,6 +164,8 @@ int main(int argc, char **argv)
         rc = cp_decl_cli_main(&conf, cli.argc, cli.argv);
     } else if (cli.argc > 0 && strcmp(cli.argv[0], "migrations") == 0) {
         rc = migrations(&conf, cli.argc - 1, cli.argv + 1);
+    } else if (cli.argc > 0 && strcmp(cli.argv[0], "gen-cert") == 0) {
+        rc = cp_cluster_gencert_main(cli.argc, cli.argv);
     } else if (cli.argc > 0) {
         fprintf(stderr, "portico-cp: unknown command '%s' (see --help)\n", cli.argv[0]);
         rc = 2;

@@ -3,15 +3,12 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "dp_health_http.h"
 
-#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "dp_config_internal.h"
 #include "dp_health.h"
@@ -35,45 +32,6 @@ void dp_health_node_id(char out[37])
     pthread_mutex_lock(&id_lock);
     memcpy(out, node_id, sizeof(node_id));
     pthread_mutex_unlock(&id_lock);
-}
-
-enum gw_err dp_health_node_id_load(const char *prefix)
-{
-    char path[4096], tmp[4200], id[GW_UUID_STRLEN + 2] = "";
-    snprintf(path, sizeof(path), "%s/node.id", prefix);
-    FILE *f = fopen(path, "r");
-    if (f) {
-        size_t n = fread(id, 1, sizeof(id) - 1, f);
-        fclose(f);
-        while (n && (id[n - 1] == '\n' || id[n - 1] == '\r' || id[n - 1] == ' '))
-            n--;
-        id[n] = '\0';
-        if (!gw_uuid_valid(id)) {
-            GW_LOG(GW_LOG_ERROR, "node id file holds no UUID path=%s", path);
-            return GW_ERR_INVALID;
-        }
-        dp_health_set_node_id(id);
-        return GW_OK;
-    }
-    if (gw_uuid_v4(id) != GW_OK)
-        return GW_ERR_IO;
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd == -1) {
-        GW_LOG_ERRNO(GW_LOG_ERROR, errno, "cannot write node id path=%s", tmp);
-        return GW_ERR_IO;
-    }
-    char line[GW_UUID_STRLEN + 2];
-    int len = snprintf(line, sizeof(line), "%s\n", id);
-    bool ok = write(fd, line, (size_t)len) == len && fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    if (!ok || rename(tmp, path) == -1) {
-        GW_LOG_ERRNO(GW_LOG_ERROR, errno, "cannot write node id path=%s", path);
-        unlink(tmp);
-        return GW_ERR_IO;
-    }
-    dp_health_set_node_id(id);
-    return GW_OK;
 }
 
 static void send_json(struct evhttp_request *req, int code, const char *reason, json_t *body)

@@ -22,8 +22,4 @@ void dp_health_set_node_id(const char *id);
 /* Copies the node id into out (GW_UUID_STRLEN + 1 bytes); "" when unknown. Any thread. */
 void dp_health_node_id(char out[37]);
 
-/* Reads <prefix>/node.id, creating it (a v4 UUID, mode 0600) when missing, and sets it as the
- * node id. GW_ERR_IO / GW_ERR_INVALID when it cannot (logged). Main thread, at start. */
-enum gw_err dp_health_node_id_load(const char *prefix);
-
 #endif
