@@ -3,22 +3,15 @@
 # Admin API shows each data plane in Kong's format and an aggregate per target (HEALTHY,
 # UNHEALTHY, MIXED with counts) within 2 s of a change; PUT .../healthy|unhealthy on the Admin
 # API reaches every data plane; a stopped data plane is shown stale and no longer counted.
-import os
 import time
 import unittest
 
+import cluster_util as cu
 import harness as h
 
-try:
-    import cluster_util as cu
-except ImportError:  # the cluster helpers are not in this tree yet
-    cu = None
-
-HAVE_STACK = cu is not None and hasattr(h, "ControlPlane") and hasattr(cu, "start_dp")
 UP = "hc.cluster"
 
 
-@unittest.skipUnless(HAVE_STACK, "needs the Admin API and the cluster (cluster_util)")
 class ClusterHealthTest(unittest.TestCase):
     def setUp(self):
         self.a, self.b = h.Upstream("a"), h.Upstream("b")
