@@ -10,6 +10,9 @@
 #include "admin/cp_admin.h"
 #include "cluster/cp_cluster.h"
 #include "cluster/cp_cluster_gencert.h"
+#include "health/cp_health.h"
+#include "health/cp_health_admin.h"
+#include "health/cp_health_cluster.h"
 #include "cp_conf.h"
 #include "declarative/cp_decl_admin.h"
 #include "declarative/cp_decl_cli.h"
@@ -50,6 +53,10 @@ static void on_reopen_signal(evutil_socket_t sig, short what, void *arg)
         GW_LOG_ERRNO(GW_LOG_ERROR, errno, "cannot reopen the log file");
     else
         GW_LOG(GW_LOG_NOTICE, "log file reopened");
+/* Wakes the cluster server so data planes get queued health commands (cp/health). */
+static void kick_cluster(void *arg)
+{
+    cp_cluster_kick(arg);
 }
 
 /* Runs the control plane until SIGTERM/SIGINT: the Admin API (and, beside it, the cluster
@@ -62,6 +69,7 @@ static int run(struct gw_conf *conf)
     struct cp_store *store = NULL;
     struct cp_admin *admin = NULL;
     struct cp_cluster *cluster = NULL;
+    struct cp_health_cluster *health = NULL;
     char msg[512];
 
     const char *prefix = gw_conf_str(conf, "prefix");
@@ -93,13 +101,30 @@ static int run(struct gw_conf *conf)
         goto out;
     if (cp_decl_admin_register(admin) != GW_OK)
         goto out;
-    if (cp_cluster_start(conf, &cluster) != GW_OK)
+    if (cp_health_admin_register(admin) != GW_OK) {
+        GW_LOG(GW_LOG_CRIT, "cannot register the health endpoints");
         goto out;
+    }
+    /* target health from the data planes: reports in, manual commands out (cp/health) */
+    health = cp_health_cluster_create();
+    if (!health)
+        goto out;
+    struct cp_cluster_ext ext = {.arg = health,
+                                 .connected = cp_health_ext_connected,
+                                 .gone = cp_health_ext_gone,
+                                 .message = cp_health_ext_message,
+                                 .cursor_init = cp_health_ext_cursor_init,
+                                 .next = cp_health_ext_next};
+    if (cp_cluster_start_ext(conf, &ext, &cluster) != GW_OK)
+        goto out;
+    if (cluster)
+        cp_health_cluster_link(health, kick_cluster, cluster);
     GW_LOG(GW_LOG_NOTICE, "control plane started version=%s", PORTICO_VERSION);
     event_base_dispatch(base);
     rc = 0;
 out:
     cp_cluster_stop(cluster);
+    cp_health_cluster_destroy(health);
     cp_admin_stop(admin);
     if (sigterm)
         event_free(sigterm);
@@ -111,6 +136,7 @@ out:
     if (base)
         event_base_free(base);
     cp_store_destroy(store);
+    cp_health_reset();
     GW_LOG(GW_LOG_NOTICE, "control plane stopped");
     return rc;
 }
