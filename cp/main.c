@@ -53,6 +53,8 @@ static void on_reopen_signal(evutil_socket_t sig, short what, void *arg)
         GW_LOG_ERRNO(GW_LOG_ERROR, errno, "cannot reopen the log file");
     else
         GW_LOG(GW_LOG_NOTICE, "log file reopened");
+}
+
 /* Wakes the cluster server so data planes get queued health commands (cp/health). */
 static void kick_cluster(void *arg)
 {
