@@ -381,8 +381,10 @@ static void handle_heartbeat(struct lws *wsi, struct cp_cluster_server *s, struc
     lws_callback_on_writable(wsi);
     struct cp_cluster_reg_row *row = c->row;
     const char *hash = h->applied_hash ? h->applied_hash : "";
+    /* the same configuration acknowledged under a newer revision keeps that revision */
+    bool same = strcmp(row->config_hash, hash) == 0;
     snprintf(row->config_hash, sizeof(row->config_hash), "%s", hash);
-    if (h->has_applied_revision)
+    if (h->has_applied_revision && !(same && h->applied_revision < row->applied_revision))
         row->applied_revision = h->applied_revision;
     if (strcmp(row->sync_status, "config_rejected") != 0)
         snprintf(row->sync_status, sizeof(row->sync_status), "%s",
