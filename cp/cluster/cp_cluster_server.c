@@ -531,9 +531,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_SSL_INFO: {
         const struct lws_ssl_info *si = in;
         SSL *ssl = lws_get_ssl(wsi);
-        /* fatal alerts we send during the handshake: a refused client */
+        /* fatal alerts we send during the handshake (never on an established data plane
+         * connection, whose teardown may send one too): a refused client */
         if ((si->where & SSL_CB_ALERT) && (si->where & SSL_CB_WRITE) &&
-            strcmp(SSL_alert_type_string(si->ret), "F") == 0 && ssl && SSL_in_init(ssl)) {
+            strcmp(SSL_alert_type_string(si->ret), "F") == 0 && ssl && SSL_in_init(ssl) &&
+            !(c && c->row)) {
             char peer[64] = "-";
             peer_of_ssl(ssl, peer, sizeof(peer));
             int code = si->ret & 0xff;
