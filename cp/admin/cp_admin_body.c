@@ -223,6 +223,15 @@ void cp_admin_body_finish(json_t *obj)
     }
 }
 
+/* true when s[0..len) holds the escape "%00" */
+static bool has_nul_escape(const char *s, size_t len)
+{
+    for (size_t i = 0; i + 2 < len; i++)
+        if (s[i] == '%' && s[i + 1] == '0' && s[i + 2] == '0')
+            return true;
+    return false;
+}
+
 enum gw_err cp_admin_body_form(const char *text, size_t len, json_t **out)
 {
     json_t *obj = json_object();
@@ -238,6 +247,11 @@ enum gw_err cp_admin_body_form(const char *text, size_t len, json_t **out)
             size_t klen = eq ? (size_t)(eq - (text + i)) : end - i;
             const char *vstart = eq ? eq + 1 : text + end;
             size_t vlen = eq ? (size_t)(text + end - vstart) : 0;
+            /* a NUL byte, raw or escaped, would truncate the text silently: refused */
+            if (memchr(text + i, '\0', end - i) || has_nul_escape(text + i, end - i)) {
+                json_decref(obj);
+                return GW_ERR_INVALID;
+            }
             char *k = cp_admin_unescape(text + i, klen, true);
             char *v = cp_admin_unescape(vstart, vlen, true);
             if (!k)
@@ -336,6 +350,8 @@ enum gw_err cp_admin_body_multipart(const char *boundary, const char *body, size
         p += 2;
         const char *hend = memmem_s(p, (size_t)(end - p), "\r\n\r\n", 4);
         if (!hend)
+            goto fail;
+        if (memchr(p, '\0', (size_t)(hend - p))) /* a NUL would cut the part's name short */
             goto fail;
         char *name = NULL;
         const char *h = p;
