@@ -1,6 +1,8 @@
 /* tests/unit/cp/test_cp_admin_body_hostile.c: regressions for hostile Admin API bodies found by
  * the reliability suite: NUL bytes in form bodies (raw and "%00") and in multipart part
- * headers, which used to truncate a value or a field name silently.
+ * headers, which used to truncate a value or a field name silently; form and multipart keys
+ * that cannot build structure (too deep, malformed, crossing a scalar), which used to vanish
+ * silently and now stay as literal (unknown) field names.
  * SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -72,11 +74,42 @@ static void test_multipart_nul(void **state)
     json_decref(o);
 }
 
+static void test_unusable_keys(void **state)
+{
+    (void)state;
+    json_t *o = NULL;
+    /* 17 segments: over the nesting limit */
+    const char *deep = "name=x&a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q=1";
+    assert_int_equal(decode(FORM, deep, strlen(deep), &o), GW_OK);
+    assert_string_equal(json_string_value(json_object_get(o, "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q")),
+                        "1");
+    assert_string_equal(json_string_value(json_object_get(o, "name")), "x");
+    json_decref(o);
+    /* an index over the limit, a path crossing a scalar, an unclosed bracket */
+    const char *bad = "tags[999999999]=t&host=h&host.x=1&k[=2";
+    assert_int_equal(decode(FORM, bad, strlen(bad), &o), GW_OK);
+    assert_non_null(json_object_get(o, "tags[999999999]"));
+    assert_non_null(json_object_get(o, "host.x"));
+    assert_non_null(json_object_get(o, "k["));
+    assert_null(json_object_get(o, "tags"));
+    json_decref(o);
+    /* the same literal key twice cannot be kept: the body is refused */
+    const char *twice = "a.=1&a.=2";
+    assert_int_equal(decode(FORM, twice, strlen(twice), &o), GW_ERR_INVALID);
+    assert_null(o);
+    static const char mp[] = "--x\r\nContent-Disposition: form-data; name=\"a[].b\"\r\n\r\nv\r\n"
+                             "--x--\r\n";
+    assert_int_equal(decode(MULTI, mp, sizeof mp - 1, &o), GW_OK);
+    assert_string_equal(json_string_value(json_object_get(o, "a[].b")), "v");
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_form_nul),
         cmocka_unit_test(test_multipart_nul),
+        cmocka_unit_test(test_unusable_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
