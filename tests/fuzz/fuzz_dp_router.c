@@ -22,8 +22,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_FIELDS 12
 #define MAX_ROUTES 6
 
-static const char *const FIXED_PATHS[] = {"/",       "/api",      "/api/v1/",
-                                          "~/users/(?<id>\\d+)$", "/static/.hidden",
+static const char *const FIXED_PATHS[] = {"/",
+                                          "/api",
+                                          "/api/v1/",
+                                          "~/users/(?<id>\\d+)$",
+                                          "/static/.hidden",
                                           "~/files/(?<name>[^/]+)/(.*)"};
 
 /* Splits data at '\n' into at most max fields (spans into data). Returns the count. */
