@@ -280,10 +280,25 @@ static int header_piece(llhttp_t *p, const char *at, size_t len, bool value)
     return 0;
 }
 
+/* true for the characters of an RFC 9110 token (tchar) */
+static bool is_tchar(unsigned char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     struct dp_conn *c = p->data;
     c->req->value_done = false;
+    /* a field name is a token: "Transfer Encoding" must not reach an upstream that reads it
+     * another way */
+    for (size_t i = 0; i < len; i++) {
+        if (!is_tchar((unsigned char)at[i])) {
+            c->req->error_status = 400;
+            return -1;
+        }
+    }
     return header_piece(p, at, len, false);
 }
 
@@ -321,9 +336,14 @@ static int on_headers_complete(llhttp_t *p)
     r->keepalive = llhttp_should_keep_alive(p);
     r->chunked = (p->flags & F_CHUNKED) != 0;
     r->upgrade = p->upgrade != 0;
-    /* Duplicate Content-Length headers, even equal ones, are a smuggling vector. */
+    /* Duplicate Content-Length headers, even equal ones, are a smuggling vector; so are two
+     * Host headers (RFC 9112 3.2: 400). CONNECT is not proxied: a gateway has no tunnel to
+     * offer, and forwarding it would ask the upstream for one. */
     int cl = dp_hblock_find(&r->hb, "content-length", 14, 0);
-    if (cl >= 0 && dp_hblock_find(&r->hb, "content-length", 14, (size_t)cl + 1) >= 0) {
+    int host = dp_hblock_find(&r->hb, "host", 4, 0);
+    if ((cl >= 0 && dp_hblock_find(&r->hb, "content-length", 14, (size_t)cl + 1) >= 0) ||
+        (host >= 0 && dp_hblock_find(&r->hb, "host", 4, (size_t)host + 1) >= 0) ||
+        r->method == HTTP_CONNECT) {
         r->error_status = 400;
         return -1;
     }
