@@ -153,8 +153,15 @@ class CacheFaultsTest(unittest.TestCase):
                         # plane and answers as Kong does with no configuration
                         self.assertEqual(r.status, 404, r)
                         self.assertEqual(up.hits, 0)
-                        line = [ln for ln in dp.proc.output().splitlines()
+                        out = dp.proc.output()
+                        line = [ln for ln in out.splitlines()
                                 if "config cache ignored" in ln][0]
+                        if name in ("flipped_byte_in_config", "wrong_hash"):
+                            # the checksum caught it, and the log says so
+                            reason = [ln for ln in out.splitlines() if "snapshot rejected" in ln]
+                            self.assertTrue(reason, out[-2000:])
+                            self.assertRegex(reason[0], "hash mismatch|corrupt")
+                            line = reason[0]
                         # recovery: a good snapshot (here via the cache and SIGHUP)
                         with open(os.path.join(prefix, "config.cache"), "wb") as f:
                             f.write(good)
