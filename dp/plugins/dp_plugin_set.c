@@ -520,6 +520,15 @@ static void call_init(struct dp_plugin_run *run, size_t t, struct dp_plugin_call
     c->state = &run->state[t];
 }
 
+const char *dp_plugin_run_instance_id(const struct dp_plugin_run *run, const char *name)
+{
+    for (size_t t = 0; t < NTYPES; t++) {
+        if (run->active[t] && !strcmp(run->active[t]->ops->name, name))
+            return run->active[t]->id;
+    }
+    return NULL;
+}
+
 bool dp_plugin_run_access(struct dp_plugin_run *run)
 {
     for (size_t t = 0; t < NTYPES; t++) {

@@ -92,6 +92,10 @@ const char *dp_plugin_run_service_id(const struct dp_plugin_run *run);
 void dp_plugin_run_authenticate(struct dp_plugin_run *run, const struct dp_consumer *consumer,
                                 const struct dp_credential *credential);
 
+/* Id of the plugin entity named name that this run resolved in access (NULL when none). For
+ * logs and tests. */
+const char *dp_plugin_run_instance_id(const struct dp_plugin_run *run, const char *name);
+
 /* Runs the access phase in priority order. Returns true when a plugin responded (the proxy
  * sends that response and must not proxy). Worker thread. */
 bool dp_plugin_run_access(struct dp_plugin_run *run);
