@@ -23,4 +23,12 @@ void dp_plugin_env_cleanup(struct dp_plugin_env *env);
  * 404). Any thread. */
 enum gw_err dp_plugin_env_cache_purge(const struct dp_plugin_env *env, const char *key);
 
+/* The process-wide env: dp_plugin_env_global_init(proxy_cache_memory_size) from main before
+ * the first config is built (later calls change nothing), dp_plugin_env_global() wherever a
+ * plugin set is built (it creates the env with a 128 MiB cache if main did not), and
+ * dp_plugin_env_global_cleanup() from main after every config is gone. Thread-safe. */
+enum gw_err dp_plugin_env_global_init(size_t cache_bytes);
+const struct dp_plugin_env *dp_plugin_env_global(void);
+void dp_plugin_env_global_cleanup(void);
+
 #endif

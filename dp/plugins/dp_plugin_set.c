@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gw_log.h"
+#include "plugins/dp_plugin_env.h"
 #include "plugins/dp_strmap.h"
 
 extern const struct dp_plugin_ops dp_plugin_key_auth_ops;
@@ -366,7 +367,7 @@ enum gw_err dp_plugin_set_build(const Portico__V1__Config *pb, const struct dp_p
     struct dp_plugin_set *set = calloc(1, sizeof(*set));
     if (!set)
         return GW_ERR_NOMEM;
-    set->env = env;
+    set->env = env ? env : dp_plugin_env_global();
     dp_strmap_init(&set->consumer_by_id);
     dp_strmap_init(&set->consumer_by_name);
     dp_strmap_init(&set->credential_by_key);

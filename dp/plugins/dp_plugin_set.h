@@ -31,9 +31,10 @@ typedef void (*dp_plugin_error_fn)(void *arg, const char *entity, const char *id
                                    const char *message);
 
 /* Builds the plugin set of pb (borrowed; may be freed once this returns). env is borrowed and
- * must outlive the set. Every problem goes to on_error (may be NULL) and makes the build fail
- * with GW_ERR_INVALID; GW_ERR_NOMEM on allocation failure. On success *out is owned: free with
- * dp_plugin_set_destroy. Any thread except a proxy worker. */
+ * must outlive the set; NULL means the process-wide dp_plugin_env_global(). Every problem goes to
+ * on_error (may be NULL) and makes the build fail with GW_ERR_INVALID; GW_ERR_NOMEM on allocation
+ * failure. On success *out is owned: free with dp_plugin_set_destroy. Any thread except a proxy
+ * worker. */
 enum gw_err dp_plugin_set_build(const Portico__V1__Config *pb, const struct dp_plugin_env *env,
                                 dp_plugin_error_fn on_error, void *arg, struct dp_plugin_set **out);
 

@@ -202,6 +202,28 @@ static void names_and_priorities(void **state)
     assert_null(n[3]);
 }
 
+static void global_env(void **state)
+{
+    (void)state;
+    Portico__V1__Config *c = fx_config_new();
+    fx_add_route(c, "r1", "s1");
+    Portico__V1__Plugin *p = fx_add_plugin(c, "pc", "proxy-cache", NULL, NULL, NULL);
+    (void)p;
+    assert_int_equal(dp_plugin_env_global_init(1 << 20), GW_OK);
+    const struct dp_plugin_env *g = dp_plugin_env_global();
+    assert_non_null(g);
+    assert_non_null(g->cache);
+    assert_int_equal(dp_plugin_env_global_init(1 << 10), GW_OK); /* no change */
+    assert_ptr_equal(dp_plugin_env_global(), g);
+    struct dp_plugin_set *set = NULL;
+    assert_int_equal(dp_plugin_set_build(c, NULL, NULL, NULL, &set), GW_OK);
+    assert_false(dp_plugin_chain_empty(dp_plugin_set_chain(set, "r1")));
+    dp_plugin_set_destroy(set);
+    dp_plugin_env_global_cleanup();
+    dp_plugin_env_global_cleanup();
+    fx_config_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -211,6 +233,7 @@ int main(void)
         cmocka_unit_test(empty_chain_and_indexes),
         cmocka_unit_test(build_errors),
         cmocka_unit_test(names_and_priorities),
+        cmocka_unit_test(global_env),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
