@@ -172,10 +172,34 @@ static const char *identifier(struct dp_plugin_call *c, const struct rl_conf *co
     return id;
 }
 
+/* Formats a limit or a remaining count as Kong prints Lua numbers ("5", "2.5"). Integers (the
+ * common case) skip printf's floating-point path, which is slow. */
 static void fmt_num(char *out, size_t len, double v)
 {
+    if (v >= 0 && v < 1e15 && v == (double)(int64_t)v) {
+        char tmp[24];
+        size_t n = 0;
+        uint64_t x = (uint64_t)v;
+        do {
+            tmp[n++] = (char)('0' + x % 10);
+            x /= 10;
+        } while (x);
+        if (n >= len)
+            n = len - 1;
+        for (size_t i = 0; i < n; i++)
+            out[i] = tmp[n - 1 - i];
+        out[n] = '\0';
+        return;
+    }
     snprintf(out, len, "%.15g", v);
 }
+
+static const char *const limit_names[] = {"X-RateLimit-Limit-Second", "X-RateLimit-Limit-Minute",
+                                          "X-RateLimit-Limit-Hour",   "X-RateLimit-Limit-Day",
+                                          "X-RateLimit-Limit-Month",  "X-RateLimit-Limit-Year"};
+static const char *const remaining_names[] = {
+    "X-RateLimit-Remaining-Second", "X-RateLimit-Remaining-Minute", "X-RateLimit-Remaining-Hour",
+    "X-RateLimit-Remaining-Day",    "X-RateLimit-Remaining-Month",  "X-RateLimit-Remaining-Year"};
 
 static enum dp_plugin_rc access(struct dp_plugin_call *c)
 {
@@ -229,22 +253,18 @@ static enum dp_plugin_rc access(struct dp_plugin_call *c)
                 if (reset < 1)
                     reset = 1;
             }
-            char name[48], v[32];
-            snprintf(name, sizeof(name), "X-RateLimit-Limit-%s",
-                     dp_rl_period_title((enum dp_rl_period)p));
+            char v[32];
             fmt_num(v, sizeof(v), usage[p].limit);
-            r->ops->set_response_header(r, name, v);
-            snprintf(name, sizeof(name), "X-RateLimit-Remaining-%s",
-                     dp_rl_period_title((enum dp_rl_period)p));
+            r->ops->set_response_header(r, limit_names[p], v);
             fmt_num(v, sizeof(v), remaining);
-            r->ops->set_response_header(r, name, v);
+            r->ops->set_response_header(r, remaining_names[p], v);
         }
         char v[32];
         fmt_num(v, sizeof(v), best_limit);
         r->ops->set_response_header(r, "RateLimit-Limit", v);
         fmt_num(v, sizeof(v), best_remaining);
         r->ops->set_response_header(r, "RateLimit-Remaining", v);
-        snprintf(reset_s, sizeof(reset_s), "%lld", (long long)reset);
+        fmt_num(reset_s, sizeof(reset_s), (double)reset);
         r->ops->set_response_header(r, "RateLimit-Reset", reset_s);
     }
     if (stop >= 0) {

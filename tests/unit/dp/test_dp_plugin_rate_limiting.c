@@ -174,6 +174,28 @@ static void limit_by_variants(void **state)
     fx_config_free(c);
 }
 
+static void fractional_limit(void **state)
+{
+    (void)state;
+    Portico__V1__RateLimitingConfig *rl;
+    Portico__V1__Config *c = config("rl-fraction", &rl);
+    rl->has_day = 1;
+    rl->day = 2.5;
+    struct dp_plugin_set *set = build(c);
+    struct fake_req f;
+    assert_int_equal(req(set, "r1", "10.4.0.1", NULL, NULL, &f), 0);
+    assert_string_equal(fx_client_header(&f, "X-RateLimit-Limit-Day"), "2.5");
+    assert_string_equal(fx_client_header(&f, "X-RateLimit-Remaining-Day"), "1.5");
+    assert_int_equal(req(set, "r1", "10.4.0.1", NULL, NULL, &f), 0);
+    assert_int_equal(req(set, "r1", "10.4.0.1", NULL, NULL, &f), 0);
+    assert_string_equal(fx_client_header(&f, "X-RateLimit-Remaining-Day"), "0");
+    assert_int_equal(req(set, "r1", "10.4.0.1", NULL, NULL, &f), 429);
+    long reset = strtol(fx_client_header(&f, "Retry-After"), NULL, 10);
+    assert_true(reset >= 1 && reset <= 86400);
+    dp_plugin_set_destroy(set);
+    fx_config_free(c);
+}
+
 static void windows(void **state)
 {
     (void)state;
@@ -310,6 +332,7 @@ int main(void)
         cmocka_unit_test(minute_five),
         cmocka_unit_test(counters_survive_rebuild_and_custom_error),
         cmocka_unit_test(limit_by_variants),
+        cmocka_unit_test(fractional_limit),
         cmocka_unit_test(windows),
         cmocka_unit_test(store_bound_and_sweep),
         cmocka_unit_test(exact_under_concurrency),
