@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugins/dp_strmap.h"
+#include "plugins/dp_plugin_map.h"
 
 #define ENTRY_OVERHEAD 256 /* bookkeeping charged per entry, beyond its strings */
 #define ENTRY_MAX_CAP  (8u << 20)
@@ -215,7 +215,7 @@ enum gw_err dp_cache_store_put(struct dp_cache_store *s, const char *ns, const c
     free(k);
     n->keylen = klen;
     n->nslen = nslen;
-    n->hash = dp_hash_bytes(n->key, klen);
+    n->hash = dp_plugin_hash(n->key, klen);
     n->entry = e;
     n->prev = n->next = n->hnext = NULL;
     size_t need = node_size(n);
@@ -250,7 +250,7 @@ struct dp_cache_entry *dp_cache_store_get(struct dp_cache_store *s, const char *
     char *k = make_key(ns, key, &klen, &nslen);
     if (!k)
         return NULL;
-    uint64_t h = dp_hash_bytes(k, klen);
+    uint64_t h = dp_plugin_hash(k, klen);
     struct dp_cache_entry *e = NULL;
     pthread_mutex_lock(&s->lock);
     struct node *n = lookup(s, k, klen, h);

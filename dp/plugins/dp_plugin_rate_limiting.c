@@ -12,7 +12,7 @@
 #include "plugins/dp_plugin.h"
 #include "plugins/dp_plugin_set.h"
 #include "plugins/dp_rl_store.h"
-#include "plugins/dp_strmap.h"
+#include "plugins/dp_plugin_map.h"
 
 /* Longest store key (plugin id + identifier); longer identifiers are hashed down. */
 #define RL_KEY_MAX 1024
@@ -213,7 +213,7 @@ static enum dp_plugin_rc access(struct dp_plugin_call *c)
     if ((size_t)kn >= sizeof(key)) {
         /* an identifier this long (a huge header) is keyed by its hash */
         char h[40];
-        snprintf(h, sizeof(h), "#%016llx%zx", (unsigned long long)dp_hash_bytes(id, strlen(id)),
+        snprintf(h, sizeof(h), "#%016llx%zx", (unsigned long long)dp_plugin_hash(id, strlen(id)),
                  strlen(id));
         kn = snprintf(key, sizeof(key), "%s\x1f%s", c->plugin_id, h);
     }

@@ -9,7 +9,7 @@
 
 #include "gw_log.h"
 #include "plugins/dp_plugin_env.h"
-#include "plugins/dp_strmap.h"
+#include "plugins/dp_plugin_map.h"
 
 extern const struct dp_plugin_ops dp_plugin_key_auth_ops;
 extern const struct dp_plugin_ops dp_plugin_rate_limiting_ops;
@@ -71,8 +71,8 @@ struct dp_plugin_set {
     size_t nconsumers;
     struct dp_credential *credentials;
     size_t ncredentials;
-    struct dp_strmap consumer_by_id, consumer_by_name, credential_by_key, chain_by_route;
-    struct dp_strmap scoped[DP_PLUGIN_MAX_TYPES];
+    struct dp_plugin_map consumer_by_id, consumer_by_name, credential_by_key, chain_by_route;
+    struct dp_plugin_map scoped[DP_PLUGIN_MAX_TYPES];
     bool consumer_scoped[DP_PLUGIN_MAX_TYPES]; /* type has consumer-scoped instances */
     bool consumer_needs_body;
     struct dp_plugin_chain *chains;
@@ -136,7 +136,7 @@ static const struct dp_plugin_instance *scoped_get(const struct dp_plugin_set *s
     char key[SCOPE_KEY_MAX];
     if (scope_key(key, sizeof(key), r, s, c) != 0)
         return NULL;
-    return dp_strmap_get(&set->scoped[t], key);
+    return dp_plugin_map_get(&set->scoped[t], key);
 }
 
 static void chain_resolve(const struct dp_plugin_set *set, struct dp_plugin_chain *ch)
@@ -184,7 +184,7 @@ static enum gw_err build_consumers(struct dp_plugin_set *set, const Portico__V1_
         set->nconsumers++;
         if (!dc->id || (c->username && !dc->username) || (c->custom_id && !dc->custom_id))
             return GW_ERR_NOMEM;
-        enum gw_err e = dp_strmap_put(&set->consumer_by_id, dc->id, dc);
+        enum gw_err e = dp_plugin_map_put(&set->consumer_by_id, dc->id, dc);
         if (e == GW_ERR_EXISTS) {
             report(on_error, arg, "consumers", c->id, "id", "duplicate id");
             *bad = true;
@@ -192,7 +192,7 @@ static enum gw_err build_consumers(struct dp_plugin_set *set, const Portico__V1_
             return e;
         }
         if (dc->username) {
-            e = dp_strmap_put(&set->consumer_by_name, dc->username, dc);
+            e = dp_plugin_map_put(&set->consumer_by_name, dc->username, dc);
             if (e == GW_ERR_EXISTS) {
                 report(on_error, arg, "consumers", c->id, "username", "duplicate username");
                 *bad = true;
@@ -214,7 +214,8 @@ static enum gw_err build_credentials(struct dp_plugin_set *set, const Portico__V
     for (size_t i = 0; i < n; i++) {
         const Portico__V1__KeyAuthCredential *k = pb->keyauth_credentials[i];
         const char *cid = ref_id(k->consumer);
-        const struct dp_consumer *consumer = cid ? dp_strmap_get(&set->consumer_by_id, cid) : NULL;
+        const struct dp_consumer *consumer =
+            cid ? dp_plugin_map_get(&set->consumer_by_id, cid) : NULL;
         if (!k->id || !k->key || !k->key[0]) {
             report(on_error, arg, "keyauth_credentials", k->id, k->id ? "key" : "id",
                    "required field missing");
@@ -236,7 +237,7 @@ static enum gw_err build_credentials(struct dp_plugin_set *set, const Portico__V
         set->ncredentials++;
         if (!dc->id || !dc->key)
             return GW_ERR_NOMEM;
-        enum gw_err e = dp_strmap_put(&set->credential_by_key, dc->key, dc);
+        enum gw_err e = dp_plugin_map_put(&set->credential_by_key, dc->key, dc);
         if (e == GW_ERR_EXISTS) {
             report(on_error, arg, "keyauth_credentials", k->id, "key", "duplicate key");
             *bad = true;
@@ -314,7 +315,7 @@ static enum gw_err build_plugins(struct dp_plugin_set *set, const Portico__V1__C
         in->scope_key = dupstr(key);
         if (!in->id || !in->scope_key)
             return GW_ERR_NOMEM;
-        e = dp_strmap_put(&set->scoped[t], in->scope_key, in);
+        e = dp_plugin_map_put(&set->scoped[t], in->scope_key, in);
         if (e == GW_ERR_EXISTS) {
             report(on_error, arg, "plugins", p->id, "@entity",
                    "a plugin of this name is already configured for this scope");
@@ -348,7 +349,7 @@ static enum gw_err build_chains(struct dp_plugin_set *set, const Portico__V1__Co
         if (!ch->route_id || (ref_id(r->service) && !ch->service_id))
             return GW_ERR_NOMEM;
         chain_resolve(set, ch);
-        enum gw_err e = dp_strmap_put(&set->chain_by_route, ch->route_id, ch);
+        enum gw_err e = dp_plugin_map_put(&set->chain_by_route, ch->route_id, ch);
         if (e == GW_ERR_EXISTS) {
             report(on_error, arg, "routes", r->id, "id", "duplicate id");
             *bad = true;
@@ -368,12 +369,12 @@ enum gw_err dp_plugin_set_build(const Portico__V1__Config *pb, const struct dp_p
     if (!set)
         return GW_ERR_NOMEM;
     set->env = env ? env : dp_plugin_env_global();
-    dp_strmap_init(&set->consumer_by_id);
-    dp_strmap_init(&set->consumer_by_name);
-    dp_strmap_init(&set->credential_by_key);
-    dp_strmap_init(&set->chain_by_route);
+    dp_plugin_map_init(&set->consumer_by_id);
+    dp_plugin_map_init(&set->consumer_by_name);
+    dp_plugin_map_init(&set->credential_by_key);
+    dp_plugin_map_init(&set->chain_by_route);
     for (size_t t = 0; t < NTYPES; t++)
-        dp_strmap_init(&set->scoped[t]);
+        dp_plugin_map_init(&set->scoped[t]);
     bool bad = false;
     enum gw_err e = build_consumers(set, pb, on_error, arg, &bad);
     if (e == GW_OK)
@@ -421,12 +422,12 @@ void dp_plugin_set_destroy(struct dp_plugin_set *set)
         free(set->chains[i].service_id);
     }
     free(set->chains);
-    dp_strmap_cleanup(&set->consumer_by_id);
-    dp_strmap_cleanup(&set->consumer_by_name);
-    dp_strmap_cleanup(&set->credential_by_key);
-    dp_strmap_cleanup(&set->chain_by_route);
+    dp_plugin_map_cleanup(&set->consumer_by_id);
+    dp_plugin_map_cleanup(&set->consumer_by_name);
+    dp_plugin_map_cleanup(&set->credential_by_key);
+    dp_plugin_map_cleanup(&set->chain_by_route);
     for (size_t t = 0; t < NTYPES; t++)
-        dp_strmap_cleanup(&set->scoped[t]);
+        dp_plugin_map_cleanup(&set->scoped[t]);
     free(set);
 }
 
@@ -434,7 +435,7 @@ const struct dp_plugin_chain *dp_plugin_set_chain(const struct dp_plugin_set *se
                                                   const char *route_id)
 {
     const struct dp_plugin_chain *ch =
-        route_id ? dp_strmap_get(&set->chain_by_route, route_id) : NULL;
+        route_id ? dp_plugin_map_get(&set->chain_by_route, route_id) : NULL;
     return ch ? ch : &set->global;
 }
 
@@ -451,14 +452,14 @@ bool dp_plugin_chain_empty(const struct dp_plugin_chain *chain)
 const struct dp_consumer *dp_plugin_set_consumer(const struct dp_plugin_set *set,
                                                  const char *id_or_username)
 {
-    const struct dp_consumer *c = dp_strmap_get(&set->consumer_by_id, id_or_username);
-    return c ? c : dp_strmap_get(&set->consumer_by_name, id_or_username);
+    const struct dp_consumer *c = dp_plugin_map_get(&set->consumer_by_id, id_or_username);
+    return c ? c : dp_plugin_map_get(&set->consumer_by_name, id_or_username);
 }
 
 const struct dp_credential *dp_plugin_set_credential(const struct dp_plugin_set *set,
                                                      const char *key)
 {
-    return dp_strmap_get(&set->credential_by_key, key);
+    return dp_plugin_map_get(&set->credential_by_key, key);
 }
 
 void dp_plugin_run_init(struct dp_plugin_run *run, const struct dp_plugin_set *set,

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "gw_log.h"
-#include "plugins/dp_strmap.h"
+#include "plugins/dp_plugin_map.h"
 
 #define NSTRIPES            64
 #define DEFAULT_MAX_ENTRIES 262144
@@ -177,7 +177,7 @@ enum gw_err dp_rl_store_hit(struct dp_rl_store *s, const char *key, size_t keyle
                             const double limits[DP_RL_PERIOD_COUNT_],
                             struct dp_rl_usage usage[DP_RL_PERIOD_COUNT_], int *stop)
 {
-    uint64_t h = dp_hash_bytes(key, keylen);
+    uint64_t h = dp_plugin_hash(key, keylen);
     struct stripe *st = &s->stripes[(h >> 58) % NSTRIPES];
     int64_t start[DP_RL_PERIOD_COUNT_], end_max = now_ms;
     *stop = -1;

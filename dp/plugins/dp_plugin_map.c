@@ -1,6 +1,6 @@
-/* dp/plugins/dp_strmap.c: string-keyed hash map with SipHash-2-4 and a random process key.
+/* dp/plugins/dp_plugin_map.c: string-keyed hash map with SipHash-2-4 and a random process key.
  * SPDX-License-Identifier: Apache-2.0 */
-#include "plugins/dp_strmap.h"
+#include "plugins/dp_plugin_map.h"
 
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -44,7 +44,7 @@ static void sip_key_init(void)
         v2 = ROTL(v2, 32);                                                                         \
     } while (0)
 
-uint64_t dp_hash_bytes(const void *data, size_t n)
+uint64_t dp_plugin_hash(const void *data, size_t n)
 {
     pthread_once(&sip_once, sip_key_init);
     const unsigned char *p = data;
@@ -76,14 +76,14 @@ uint64_t dp_hash_bytes(const void *data, size_t n)
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
-void dp_strmap_init(struct dp_strmap *m)
+void dp_plugin_map_init(struct dp_plugin_map *m)
 {
     m->slots = NULL;
     m->cap = 0;
     m->len = 0;
 }
 
-void dp_strmap_cleanup(struct dp_strmap *m)
+void dp_plugin_map_cleanup(struct dp_plugin_map *m)
 {
     if (!m)
         return;
@@ -93,11 +93,12 @@ void dp_strmap_cleanup(struct dp_strmap *m)
     m->len = 0;
 }
 
-static struct dp_strmap_slot *find(const struct dp_strmap *m, const char *key, size_t n, uint64_t h)
+static struct dp_plugin_map_slot *find(const struct dp_plugin_map *m, const char *key, size_t n,
+                                       uint64_t h)
 {
     size_t mask = m->cap - 1;
     for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
-        struct dp_strmap_slot *s = &m->slots[i];
+        struct dp_plugin_map_slot *s = &m->slots[i];
         if (!s->key)
             return s;
         if (s->hash == h && s->keylen == n && memcmp(s->key, key, n) == 0)
@@ -105,13 +106,13 @@ static struct dp_strmap_slot *find(const struct dp_strmap *m, const char *key, s
     }
 }
 
-static enum gw_err grow(struct dp_strmap *m)
+static enum gw_err grow(struct dp_plugin_map *m)
 {
     size_t ncap = m->cap ? m->cap * 2 : 16;
-    struct dp_strmap_slot *ns = calloc(ncap, sizeof(*ns));
+    struct dp_plugin_map_slot *ns = calloc(ncap, sizeof(*ns));
     if (!ns)
         return GW_ERR_NOMEM;
-    struct dp_strmap old = *m;
+    struct dp_plugin_map old = *m;
     m->slots = ns;
     m->cap = ncap;
     for (size_t i = 0; i < old.cap; i++) {
@@ -122,7 +123,7 @@ static enum gw_err grow(struct dp_strmap *m)
     return GW_OK;
 }
 
-enum gw_err dp_strmap_put(struct dp_strmap *m, const char *key, void *value)
+enum gw_err dp_plugin_map_put(struct dp_plugin_map *m, const char *key, void *value)
 {
     if ((m->len + 1) * 4 > m->cap * 3) { /* keep the load factor under 3/4 */
         enum gw_err e = grow(m);
@@ -130,8 +131,8 @@ enum gw_err dp_strmap_put(struct dp_strmap *m, const char *key, void *value)
             return e;
     }
     size_t n = strlen(key);
-    uint64_t h = dp_hash_bytes(key, n);
-    struct dp_strmap_slot *s = find(m, key, n, h);
+    uint64_t h = dp_plugin_hash(key, n);
+    struct dp_plugin_map_slot *s = find(m, key, n, h);
     if (s->key)
         return GW_ERR_EXISTS;
     s->key = key;
@@ -142,15 +143,15 @@ enum gw_err dp_strmap_put(struct dp_strmap *m, const char *key, void *value)
     return GW_OK;
 }
 
-void *dp_strmap_getn(const struct dp_strmap *m, const char *key, size_t n)
+void *dp_plugin_map_getn(const struct dp_plugin_map *m, const char *key, size_t n)
 {
     if (!m->cap || !key)
         return NULL;
-    struct dp_strmap_slot *s = find(m, key, n, dp_hash_bytes(key, n));
+    struct dp_plugin_map_slot *s = find(m, key, n, dp_plugin_hash(key, n));
     return s->key ? s->value : NULL;
 }
 
-void *dp_strmap_get(const struct dp_strmap *m, const char *key)
+void *dp_plugin_map_get(const struct dp_plugin_map *m, const char *key)
 {
-    return key ? dp_strmap_getn(m, key, strlen(key)) : NULL;
+    return key ? dp_plugin_map_getn(m, key, strlen(key)) : NULL;
 }
