@@ -1,6 +1,6 @@
 /* dp/plugins/dp_plugin.h: the data plane's plugin interface: the narrow request API the proxy
- * implements (struct dp_req + struct dp_req_ops), the ops table every plugin provides (struct
- * dp_plugin_ops), and the per-request call context a plugin callback receives.
+ * implements (struct dp_plugin_req + struct dp_plugin_req_ops), the ops table every plugin provides
+ * (struct dp_plugin_ops), and the per-request call context a plugin callback receives.
  *
  * Adding a plugin: write dp/plugins/dp_plugin_<name>.c exporting one `const struct
  * dp_plugin_ops`, list it in dp_plugin_registry (dp_plugin_set.c), and add its schema
@@ -16,7 +16,7 @@
 #include "gw_err.h"
 #include "portico_proto/portico.pb-c.h"
 
-struct dp_req;
+struct dp_plugin_req;
 struct dp_plugin_run;
 struct dp_rl_store;
 struct dp_cache_store;
@@ -42,66 +42,67 @@ enum dp_plugin_phase {
 /* What an access callback did. */
 enum dp_plugin_rc {
     DP_PLUGIN_CONTINUE = 0, /* go on with the next plugin, then proxy */
-    DP_PLUGIN_RESPONDED,    /* the plugin produced the response (dp_req_respond); stop */
+    DP_PLUGIN_RESPONDED,    /* the plugin produced the response (ops->respond); stop */
     DP_PLUGIN_RC_COUNT_     /* keep last */
 };
 
-/* One header for dp_req_respond. Both strings borrowed for the duration of the call. */
+/* One header for dp_plugin_req_ops.respond. Both strings borrowed for the duration of the call. */
 struct dp_header {
     const char *name;
     const char *value;
 };
 
-/* Called once per response header by dp_req_ops.response_headers_each. */
-typedef void (*dp_req_header_fn)(void *arg, const char *name, const char *value);
+/* Called once per response header by dp_plugin_req_ops.response_headers_each. */
+typedef void (*dp_plugin_req_header_fn)(void *arg, const char *name, const char *value);
 
 /* The request API a proxy implements. Every function is called on the worker thread that owns
  * the request, only while the request is alive. Strings returned are borrowed and stay valid
  * until the request ends or until the same item is modified. Names are case-insensitive. */
-struct dp_req_ops {
+struct dp_plugin_req_ops {
     /* Request method ("GET"). */
-    const char *(*method)(struct dp_req *r);
+    const char *(*method)(struct dp_plugin_req *r);
     /* Request path as received (no query string), e.g. "/users/1". */
-    const char *(*path)(struct dp_req *r);
+    const char *(*path)(struct dp_plugin_req *r);
     /* Raw query string after '?', without it; "" when there is none. */
-    const char *(*query)(struct dp_req *r);
+    const char *(*query)(struct dp_plugin_req *r);
     /* nth (0-based) value of request header name; NULL past the last one. */
-    const char *(*header)(struct dp_req *r, const char *name, size_t nth);
+    const char *(*header)(struct dp_plugin_req *r, const char *name, size_t nth);
     /* Sets (replaces) a header sent upstream. value is copied. */
-    enum gw_err (*set_header)(struct dp_req *r, const char *name, const char *value);
+    enum gw_err (*set_header)(struct dp_plugin_req *r, const char *name, const char *value);
     /* Removes every header name sent upstream. */
-    void (*clear_header)(struct dp_req *r, const char *name);
+    void (*clear_header)(struct dp_plugin_req *r, const char *name);
     /* Replaces the query string sent upstream (without '?'; "" drops it). Copied. */
-    enum gw_err (*set_query)(struct dp_req *r, const char *query);
+    enum gw_err (*set_query)(struct dp_plugin_req *r, const char *query);
     /* The buffered request body. GW_ERR_DECLINED when the proxy did not buffer it (it buffers
      * when dp_plugin_chain_needs_body() says so); *data may be NULL when len is 0. */
-    enum gw_err (*body)(struct dp_req *r, const char **data, size_t *len);
+    enum gw_err (*body)(struct dp_plugin_req *r, const char **data, size_t *len);
     /* Replaces the request body sent upstream (Content-Length adjusted). Copied. */
-    enum gw_err (*set_body)(struct dp_req *r, const char *data, size_t len);
+    enum gw_err (*set_body)(struct dp_plugin_req *r, const char *data, size_t len);
     /* Client address after trusted_ips / real_ip_header processing ("10.0.0.1"). */
-    const char *(*client_ip)(struct dp_req *r);
+    const char *(*client_ip)(struct dp_plugin_req *r);
     /* Sets (replaces) a header on the response the client gets, whoever produces it (upstream,
      * another plugin, the proxy). May be called in access and header_filter. Copied. */
-    enum gw_err (*set_response_header)(struct dp_req *r, const char *name, const char *value);
+    enum gw_err (*set_response_header)(struct dp_plugin_req *r, const char *name,
+                                       const char *value);
     /* Upstream response status; valid from header_filter on. */
-    int (*response_status)(struct dp_req *r);
+    int (*response_status)(struct dp_plugin_req *r);
     /* nth value of an upstream response header; valid from header_filter on. */
-    const char *(*response_header)(struct dp_req *r, const char *name, size_t nth);
+    const char *(*response_header)(struct dp_plugin_req *r, const char *name, size_t nth);
     /* Calls fn for each upstream response header in order; valid from header_filter on. */
-    void (*response_headers_each)(struct dp_req *r, dp_req_header_fn fn, void *arg);
+    void (*response_headers_each)(struct dp_plugin_req *r, dp_plugin_req_header_fn fn, void *arg);
     /* Ends the request with this response instead of proxying it (access phase only). Every
      * header given is sent (repeated names allowed); headers set with set_response_header are
      * sent too unless a header of the same name is given here. Content-Length comes from len
      * (no body is sent for HEAD). Copies body and headers. Other plugins' header_filter and
      * body_filter do not run for it; log does. */
-    enum gw_err (*respond)(struct dp_req *r, int status, const struct dp_header *headers,
+    enum gw_err (*respond)(struct dp_plugin_req *r, int status, const struct dp_header *headers,
                            size_t nheaders, const char *body, size_t len);
 };
 
 /* Base of the proxy's request object: embed it (first member or not) and point ops at a
  * static table. */
-struct dp_req {
-    const struct dp_req_ops *ops;
+struct dp_plugin_req {
+    const struct dp_plugin_req_ops *ops;
 };
 
 /* A consumer as the plugins see it (owned by the plugin set; lives as long as its config). */
@@ -128,7 +129,7 @@ struct dp_plugin_env {
 
 /* Context of one plugin callback. All pointers borrowed for the callback's duration. */
 struct dp_plugin_call {
-    struct dp_req *req;
+    struct dp_plugin_req *req;
     struct dp_plugin_run *run; /* consumer, credential, route/service ids */
     const char *plugin_id;     /* the configured plugin entity id */
     const void *conf;          /* the plugin's compiled config (from ops->build) */

@@ -108,7 +108,7 @@ static bool has_prefix_ci(const char *s, const char *prefix)
     return s && strncasecmp(s, prefix, n) == 0;
 }
 
-static void body_load(struct dp_req *r, struct body *b)
+static void body_load(struct dp_plugin_req *r, struct body *b)
 {
     if (b->kind != BODY_NONE)
         return;
@@ -163,7 +163,7 @@ static int body_get(struct body *b, const char *name, char *out, size_t outlen)
     return 0;
 }
 
-static void body_hide(struct dp_req *r, struct body *b, const char *name)
+static void body_hide(struct dp_plugin_req *r, struct body *b, const char *name)
 {
     if (b->kind == BODY_FORM) {
         char *nb = NULL;
@@ -184,7 +184,7 @@ static void body_hide(struct dp_req *r, struct body *b, const char *name)
 static void set_consumer(struct dp_plugin_call *c, const struct dp_consumer *consumer,
                          const struct dp_credential *cred)
 {
-    struct dp_req *r = c->req;
+    struct dp_plugin_req *r = c->req;
     dp_plugin_run_authenticate(c->run, consumer, cred);
     if (consumer && consumer->id)
         r->ops->set_header(r, "X-Consumer-ID", consumer->id);
@@ -211,7 +211,7 @@ static void set_consumer(struct dp_plugin_call *c, const struct dp_consumer *con
 /* Authenticates; returns NULL on success or the 401 message. */
 static const char *authenticate(struct dp_plugin_call *c, const struct key_auth_conf *conf)
 {
-    struct dp_req *r = c->req;
+    struct dp_plugin_req *r = c->req;
     struct body body = {0};
     char key[KEY_MAX];
     const char *msg = NULL;
@@ -281,7 +281,7 @@ static const char *authenticate(struct dp_plugin_call *c, const struct key_auth_
 static enum dp_plugin_rc access(struct dp_plugin_call *c)
 {
     const struct key_auth_conf *conf = c->conf;
-    struct dp_req *r = c->req;
+    struct dp_plugin_req *r = c->req;
     if (!conf->run_on_preflight && !strcmp(r->ops->method(r), "OPTIONS"))
         return DP_PLUGIN_CONTINUE;
     if (conf->anonymous && c->run->credential)

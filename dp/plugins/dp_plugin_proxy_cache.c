@@ -288,9 +288,9 @@ static void cc_parse_value(struct cc *cc, const char *v)
     }
 }
 
-typedef const char *(*header_get_fn)(struct dp_req *r, const char *name, size_t nth);
+typedef const char *(*header_get_fn)(struct dp_plugin_req *r, const char *name, size_t nth);
 
-static void cc_parse(struct dp_req *r, header_get_fn get, struct cc *cc)
+static void cc_parse(struct dp_plugin_req *r, header_get_fn get, struct cc *cc)
 {
     memset(cc, 0, sizeof(*cc));
     cc->max_age = cc->s_maxage = cc->max_stale = cc->min_fresh = CC_ABSENT;
@@ -300,7 +300,7 @@ static void cc_parse(struct dp_req *r, header_get_fn get, struct cc *cc)
 }
 
 /* Kong's resource_ttl: s-maxage, else max-age, else Expires - now; never negative. */
-static int64_t resource_ttl(struct dp_req *r, const struct cc *cc, int64_t now)
+static int64_t resource_ttl(struct dp_plugin_req *r, const struct cc *cc, int64_t now)
 {
     long ma = cc->s_maxage != CC_ABSENT ? cc->s_maxage : cc->max_age;
     if (ma != CC_ABSENT)
@@ -324,7 +324,8 @@ static void set_hdr(struct dp_plugin_call *c, bool enabled, const char *name, co
         c->req->ops->set_response_header(c->req, name, value);
 }
 
-static bool cacheable_request(struct dp_req *r, const struct pc_conf *conf, const struct cc *cc)
+static bool cacheable_request(struct dp_plugin_req *r, const struct pc_conf *conf,
+                              const struct cc *cc)
 {
     const char *m = r->ops->method(r);
     bool match = false;
@@ -442,7 +443,8 @@ static enum gw_err key_params(struct gw_buf *b, const char *q, const struct pc_c
     return e;
 }
 
-static enum gw_err key_headers(struct gw_buf *b, struct dp_req *r, const struct pc_conf *conf)
+static enum gw_err key_headers(struct gw_buf *b, struct dp_plugin_req *r,
+                               const struct pc_conf *conf)
 {
     bool first = true;
     enum gw_err e = GW_OK;
@@ -461,7 +463,7 @@ static enum gw_err key_headers(struct gw_buf *b, struct dp_req *r, const struct 
  * "<consumer id>:<route id>", "<route id>" or "default". */
 static enum gw_err cache_key(struct dp_plugin_call *c, const struct pc_conf *conf, char out[65])
 {
-    struct dp_req *r = c->req;
+    struct dp_plugin_req *r = c->req;
     struct gw_buf b;
     gw_buf_init(&b, KEY_TEXT_MAX);
     const char *route = dp_plugin_run_route_id(c->run);
@@ -565,7 +567,7 @@ static void signal_store(struct dp_plugin_call *c, const struct pc_conf *conf, c
 static enum dp_plugin_rc access(struct dp_plugin_call *c)
 {
     const struct pc_conf *conf = c->conf;
-    struct dp_req *r = c->req;
+    struct dp_plugin_req *r = c->req;
     struct cc cc;
     cc_parse(r, r->ops->header, &cc);
     if (!cacheable_request(r, conf, &cc)) {
@@ -610,8 +612,8 @@ static enum dp_plugin_rc access(struct dp_plugin_call *c)
     return rc;
 }
 
-static bool cacheable_response(struct dp_req *r, const struct pc_conf *conf, const struct cc *cc,
-                               int64_t now)
+static bool cacheable_response(struct dp_plugin_req *r, const struct pc_conf *conf,
+                               const struct cc *cc, int64_t now)
 {
     int status = r->ops->response_status(r);
     bool match = false;
@@ -679,7 +681,7 @@ static void header_filter(struct dp_plugin_call *c)
 {
     const struct pc_conf *conf = c->conf;
     struct pc_state *st = *c->state;
-    struct dp_req *r = c->req;
+    struct dp_plugin_req *r = c->req;
     if (!st || !st->storing)
         return;
     struct cc cc;

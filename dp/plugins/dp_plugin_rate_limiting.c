@@ -136,7 +136,7 @@ invalid:
 /* Kong's get_identifier: the configured source, falling back to the client address. */
 static const char *identifier(struct dp_plugin_call *c, const struct rl_conf *conf)
 {
-    struct dp_req *r = c->req;
+    struct dp_plugin_req *r = c->req;
     const char *id = NULL;
     switch (conf->limit_by) {
     case LIMIT_BY_SERVICE:
@@ -204,7 +204,7 @@ static const char *const remaining_names[] = {
 static enum dp_plugin_rc access(struct dp_plugin_call *c)
 {
     const struct rl_conf *conf = c->conf;
-    struct dp_req *r = c->req;
+    struct dp_plugin_req *r = c->req;
     const char *id = identifier(c, conf);
     char key[RL_KEY_MAX];
     int kn = snprintf(key, sizeof(key), "%s\x1f%s", c->plugin_id, id);

@@ -463,7 +463,7 @@ const struct dp_credential *dp_plugin_set_credential(const struct dp_plugin_set 
 }
 
 void dp_plugin_run_init(struct dp_plugin_run *run, const struct dp_plugin_set *set,
-                        const struct dp_plugin_chain *chain, struct dp_req *req,
+                        const struct dp_plugin_chain *chain, struct dp_plugin_req *req,
                         enum dp_plugin_proto proto)
 {
     memset(run, 0, sizeof(*run));

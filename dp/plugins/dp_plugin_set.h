@@ -68,7 +68,7 @@ const char *const *dp_plugin_names(void);
 struct dp_plugin_run {
     const struct dp_plugin_set *set;     /* borrowed */
     const struct dp_plugin_chain *chain; /* borrowed */
-    struct dp_req *req;                  /* borrowed */
+    struct dp_plugin_req *req;           /* borrowed */
     unsigned proto;                      /* enum dp_plugin_proto of the request */
     const struct dp_consumer *consumer;  /* authenticated consumer, or NULL */
     const struct dp_credential *credential;
@@ -81,7 +81,7 @@ struct dp_plugin_run {
 /* Starts a run. set, chain (from dp_plugin_set_chain) and req are borrowed for the request's
  * lifetime. No allocation. Worker thread. */
 void dp_plugin_run_init(struct dp_plugin_run *run, const struct dp_plugin_set *set,
-                        const struct dp_plugin_chain *chain, struct dp_req *req,
+                        const struct dp_plugin_chain *chain, struct dp_plugin_req *req,
                         enum dp_plugin_proto proto);
 
 /* Route and service ids of the run's chain (NULL when none). Borrowed. */

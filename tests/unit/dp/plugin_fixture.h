@@ -1,4 +1,4 @@
-/* tests/unit/dp/plugin_fixture.h: a fake proxy request implementing struct dp_req_ops, and
+/* tests/unit/dp/plugin_fixture.h: a fake proxy request implementing struct dp_plugin_req_ops, and
  * helpers to build protobuf Configs, for the plugin unit tests.
  * SPDX-License-Identifier: Apache-2.0 */
 #ifndef TEST_PLUGIN_FIXTURE_H
@@ -28,7 +28,7 @@ struct fx_list {
 };
 
 struct fake_req {
-    struct dp_req base;
+    struct dp_plugin_req base;
     char method[16];
     char path[256];
     char query[1024];
@@ -77,38 +77,38 @@ FX_UNUSED static const char *fx_list_get(const struct fx_list *l, const char *n,
 
 #define FX(r) ((struct fake_req *)(r))
 
-static const char *fx_method(struct dp_req *r)
+static const char *fx_method(struct dp_plugin_req *r)
 {
     return FX(r)->method;
 }
-static const char *fx_path(struct dp_req *r)
+static const char *fx_path(struct dp_plugin_req *r)
 {
     return FX(r)->path;
 }
-static const char *fx_query(struct dp_req *r)
+static const char *fx_query(struct dp_plugin_req *r)
 {
     return FX(r)->query;
 }
-static const char *fx_header(struct dp_req *r, const char *name, size_t nth)
+static const char *fx_header(struct dp_plugin_req *r, const char *name, size_t nth)
 {
     return fx_list_get(&FX(r)->req, name, nth);
 }
-static enum gw_err fx_set_header(struct dp_req *r, const char *name, const char *value)
+static enum gw_err fx_set_header(struct dp_plugin_req *r, const char *name, const char *value)
 {
     fx_list_del(&FX(r)->req, name);
     fx_list_add(&FX(r)->req, name, value);
     return GW_OK;
 }
-static void fx_clear_header(struct dp_req *r, const char *name)
+static void fx_clear_header(struct dp_plugin_req *r, const char *name)
 {
     fx_list_del(&FX(r)->req, name);
 }
-static enum gw_err fx_set_query(struct dp_req *r, const char *q)
+static enum gw_err fx_set_query(struct dp_plugin_req *r, const char *q)
 {
     snprintf(FX(r)->query, sizeof(FX(r)->query), "%s", q);
     return GW_OK;
 }
-static enum gw_err fx_body(struct dp_req *r, const char **data, size_t *len)
+static enum gw_err fx_body(struct dp_plugin_req *r, const char **data, size_t *len)
 {
     if (!FX(r)->body_buffered)
         return GW_ERR_DECLINED;
@@ -116,7 +116,7 @@ static enum gw_err fx_body(struct dp_req *r, const char **data, size_t *len)
     *len = FX(r)->body_len;
     return GW_OK;
 }
-static enum gw_err fx_set_body(struct dp_req *r, const char *data, size_t len)
+static enum gw_err fx_set_body(struct dp_plugin_req *r, const char *data, size_t len)
 {
     if (len >= sizeof(FX(r)->body))
         return GW_ERR_TOOBIG;
@@ -126,31 +126,32 @@ static enum gw_err fx_set_body(struct dp_req *r, const char *data, size_t len)
     FX(r)->body_set = true;
     return GW_OK;
 }
-static const char *fx_client_ip(struct dp_req *r)
+static const char *fx_client_ip(struct dp_plugin_req *r)
 {
     return FX(r)->ip;
 }
-static enum gw_err fx_set_response_header(struct dp_req *r, const char *name, const char *value)
+static enum gw_err fx_set_response_header(struct dp_plugin_req *r, const char *name,
+                                          const char *value)
 {
     fx_list_del(&FX(r)->pending, name);
     fx_list_add(&FX(r)->pending, name, value);
     return GW_OK;
 }
-static int fx_response_status(struct dp_req *r)
+static int fx_response_status(struct dp_plugin_req *r)
 {
     return FX(r)->up_status;
 }
-static const char *fx_response_header(struct dp_req *r, const char *name, size_t nth)
+static const char *fx_response_header(struct dp_plugin_req *r, const char *name, size_t nth)
 {
     return fx_list_get(&FX(r)->up, name, nth);
 }
-static void fx_response_headers_each(struct dp_req *r, dp_req_header_fn fn, void *arg)
+static void fx_response_headers_each(struct dp_plugin_req *r, dp_plugin_req_header_fn fn, void *arg)
 {
     for (size_t i = 0; i < FX(r)->up.n; i++)
         fn(arg, FX(r)->up.kv[i].name, FX(r)->up.kv[i].value);
 }
-static enum gw_err fx_respond(struct dp_req *r, int status, const struct dp_header *h, size_t n,
-                              const char *body, size_t len)
+static enum gw_err fx_respond(struct dp_plugin_req *r, int status, const struct dp_header *h,
+                              size_t n, const char *body, size_t len)
 {
     struct fake_req *f = FX(r);
     f->resp_status = status;
@@ -173,7 +174,7 @@ static enum gw_err fx_respond(struct dp_req *r, int status, const struct dp_head
     return GW_OK;
 }
 
-FX_UNUSED static const struct dp_req_ops fx_ops = {
+FX_UNUSED static const struct dp_plugin_req_ops fx_ops = {
     .method = fx_method,
     .path = fx_path,
     .query = fx_query,
