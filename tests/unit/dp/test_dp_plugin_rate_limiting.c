@@ -196,6 +196,26 @@ static void fractional_limit(void **state)
     fx_config_free(c);
 }
 
+static void redis_counts_locally(void **state)
+{
+    (void)state;
+    Portico__V1__RateLimitingConfig *rl;
+    Portico__V1__Config *c = config("rl-redis", &rl);
+    rl->has_minute = 1;
+    rl->minute = 1;
+    rl->policy = strdup("redis");
+    struct dp_plugin_set *set = build(c);
+    struct fake_req f;
+    assert_int_equal(req(set, "r1", "10.5.0.1", NULL, NULL, &f), 0);
+    assert_int_equal(req(set, "r1", "10.5.0.1", NULL, NULL, &f), 429);
+    dp_plugin_set_destroy(set);
+    free(rl->policy);
+    rl->policy = strdup("gossip");
+    struct dp_plugin_set *bad = NULL;
+    assert_int_equal(dp_plugin_set_build(c, &env, NULL, NULL, &bad), GW_ERR_INVALID);
+    fx_config_free(c);
+}
+
 static void windows(void **state)
 {
     (void)state;
@@ -333,6 +353,7 @@ int main(void)
         cmocka_unit_test(counters_survive_rebuild_and_custom_error),
         cmocka_unit_test(limit_by_variants),
         cmocka_unit_test(fractional_limit),
+        cmocka_unit_test(redis_counts_locally),
         cmocka_unit_test(windows),
         cmocka_unit_test(store_bound_and_sweep),
         cmocka_unit_test(exact_under_concurrency),
