@@ -46,6 +46,7 @@ struct pc_conf {
     size_t nvary_headers;
     bool hdr_age, hdr_status, hdr_key;
     struct dp_cache_store *store; /* borrowed from the plugin env */
+    EVP_MD *sha256;               /* fetched once: an implicit fetch per digest is slow */
 };
 
 /* Per-request state from access to the end of the body (Miss and Refresh only). */
@@ -77,6 +78,7 @@ static void destroy(void *p)
     free(c->content_type);
     free_strv(c->vary_query_params, c->nvary_query_params);
     free_strv(c->vary_headers, c->nvary_headers);
+    EVP_MD_free(c->sha256);
     free(c);
 }
 
@@ -191,6 +193,11 @@ static enum gw_err build(const struct dp_plugin_build_ctx *b, void **out, char *
     if (!c)
         return GW_ERR_NOMEM;
     c->store = b->env->cache;
+    if (!(c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL))) {
+        snprintf(err, errlen, "SHA-256 is not available");
+        destroy(c);
+        return GW_ERR_INVALID;
+    }
     static const int def_codes[] = {200, 301, 404};
     static char *const def_methods[] = {"GET", "HEAD"};
     static const char *const def_types[] = {"text/plain", "application/json"};
@@ -351,9 +358,17 @@ static enum gw_err append_field(struct gw_buf *b, bool *first, const char *field
     if (!n)
         return GW_OK;
     qsort(vals, n, sizeof(char *), cmp_str);
-    enum gw_err e = gw_buf_appendf(b, "%s%s=", *first ? "" : ":", field);
-    for (size_t i = 0; e == GW_OK && i < n; i++)
-        e = gw_buf_appendf(b, "%s%s", i ? "," : "", vals[i]);
+    enum gw_err e = *first ? GW_OK : gw_buf_append(b, ":", 1);
+    if (e == GW_OK)
+        e = gw_buf_append_str(b, field);
+    if (e == GW_OK)
+        e = gw_buf_append(b, "=", 1);
+    for (size_t i = 0; e == GW_OK && i < n; i++) {
+        if (i)
+            e = gw_buf_append(b, ",", 1);
+        if (e == GW_OK)
+            e = gw_buf_append_str(b, vals[i]);
+    }
     *first = false;
     return e;
 }
@@ -468,16 +483,25 @@ static enum gw_err cache_key(struct dp_plugin_call *c, const struct pc_conf *con
     gw_buf_init(&b, KEY_TEXT_MAX);
     const char *route = dp_plugin_run_route_id(c->run);
     const struct dp_consumer *consumer = c->run->consumer;
-    enum gw_err e;
-    if (consumer && route)
-        e = gw_buf_appendf(&b, "%s:%s|", consumer->id, route);
-    else
-        e = gw_buf_appendf(&b, "%s|", route ? route : "default");
+    enum gw_err e = GW_OK;
+    if (consumer && route) {
+        e = gw_buf_append_str(&b, consumer->id);
+        if (e == GW_OK)
+            e = gw_buf_append(&b, ":", 1);
+    }
     if (e == GW_OK)
-        e = gw_buf_appendf(&b, "%s|", r->ops->method(r));
+        e = gw_buf_append_str(&b, route ? route : "default");
+    if (e == GW_OK)
+        e = gw_buf_append(&b, "|", 1);
+    if (e == GW_OK)
+        e = gw_buf_append_str(&b, r->ops->method(r));
+    if (e == GW_OK)
+        e = gw_buf_append(&b, "|", 1);
     size_t uri_at = b.len;
     if (e == GW_OK)
-        e = gw_buf_appendf(&b, "%s|", r->ops->path(r));
+        e = gw_buf_append_str(&b, r->ops->path(r));
+    if (e == GW_OK)
+        e = gw_buf_append(&b, "|", 1);
     if (e == GW_OK && conf->ignore_uri_case) {
         for (size_t i = uri_at; i < b.len; i++) {
             if (b.data[i] >= 'A' && b.data[i] <= 'Z')
@@ -493,11 +517,15 @@ static enum gw_err cache_key(struct dp_plugin_call *c, const struct pc_conf *con
     if (e == GW_OK) {
         unsigned char md[32];
         unsigned int mdlen = 0;
-        if (EVP_Digest(b.data, b.len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
+        if (EVP_Digest(b.data, b.len, md, &mdlen, conf->sha256, NULL) != 1 || mdlen != 32) {
             e = GW_ERR_INTERNAL;
         } else {
-            for (int i = 0; i < 32; i++)
-                snprintf(out + 2 * i, 3, "%02x", md[i]);
+            static const char hex[] = "0123456789abcdef";
+            for (int i = 0; i < 32; i++) {
+                out[2 * i] = hex[md[i] >> 4];
+                out[2 * i + 1] = hex[md[i] & 15];
+            }
+            out[64] = '\0';
         }
     }
     gw_buf_cleanup(&b);
@@ -523,10 +551,7 @@ static bool skip_stored_header(const char *name)
             return true;
     }
     /* the rate-limiting headers of this request win over the stored ones */
-    char low[64];
-    snprintf(low, sizeof(low), "%s", name);
-    lower(low);
-    return strstr(low, "ratelimit") != NULL;
+    return strcasestr(name, "ratelimit") != NULL;
 }
 
 static enum dp_plugin_rc serve_hit(struct dp_plugin_call *c, const struct pc_conf *conf,
@@ -538,8 +563,16 @@ static enum dp_plugin_rc serve_hit(struct dp_plugin_call *c, const struct pc_con
         if (!skip_stored_header(e->headers[i].name))
             hdrs[n++] = e->headers[i];
     }
-    char age[32];
-    snprintf(age, sizeof(age), "%lld", (long long)(now - e->timestamp));
+    char age[24], tmp[24];
+    size_t an = 0, tn = 0;
+    uint64_t a = now > e->timestamp ? (uint64_t)(now - e->timestamp) : 0;
+    do {
+        tmp[tn++] = (char)('0' + a % 10);
+        a /= 10;
+    } while (a);
+    while (tn)
+        age[an++] = tmp[--tn];
+    age[an] = '\0';
     if (conf->hdr_age)
         hdrs[n++] = (struct dp_header){"Age", age};
     if (conf->hdr_status)

@@ -212,15 +212,20 @@ static enum dp_plugin_rc access(struct dp_plugin_call *c)
     struct dp_plugin_req *r = c->req;
     const char *id = identifier(c, conf);
     char key[RL_KEY_MAX];
-    int kn = snprintf(key, sizeof(key), "%s\x1f%s", c->plugin_id, id);
-    if (kn < 0)
-        kn = 0;
-    if ((size_t)kn >= sizeof(key)) {
+    size_t pl = strlen(c->plugin_id), il = strlen(id);
+    int kn = (int)(pl + 1 + il);
+    if (pl + 1 + il < sizeof(key)) {
+        memcpy(key, c->plugin_id, pl);
+        key[pl] = '\x1f';
+        memcpy(key + pl + 1, id, il + 1);
+    } else {
         /* an identifier this long (a huge header) is keyed by its hash */
         char h[40];
         snprintf(h, sizeof(h), "#%016llx%zx", (unsigned long long)dp_plugin_hash(id, strlen(id)),
                  strlen(id));
         kn = snprintf(key, sizeof(key), "%s\x1f%s", c->plugin_id, h);
+        if (kn < 0 || (size_t)kn >= sizeof(key))
+            kn = (int)sizeof(key) - 1;
     }
     int64_t now_ms = gw_time_unix_ms();
     struct dp_rl_usage usage[DP_RL_PERIOD_COUNT_];
