@@ -17,6 +17,7 @@ struct dp_router;
 struct dp_addr_state;
 struct dp_upstream_state;
 struct dp_svc_metrics;
+struct dp_plugin_chain;
 
 enum dp_hash_on {
     DP_HASH_NONE = 0,
@@ -114,6 +115,7 @@ struct dp_route {
     bool preserve_host;
     enum dp_path_handling path_handling;
     int regex_priority;
+    const struct dp_plugin_chain *plugins; /* borrowed from the config's plugin set */
 };
 
 #endif
