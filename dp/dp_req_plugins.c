@@ -23,6 +23,7 @@
 struct edit {
     const char *name;  /* in the arena */
     const char *value; /* in the arena; NULL = header removed */
+    size_t nlen, vlen;
 };
 
 /* Strings that do not fit the inline arena. */
@@ -80,22 +81,32 @@ static const char *keep(struct dp_req_plugins *p, const char *s, size_t n)
 static const struct edit *edit_find(const struct edit *e, size_t n, const char *name, size_t nlen)
 {
     for (size_t i = 0; i < n; i++) {
-        if (strncasecmp(e[i].name, name, nlen) == 0 && e[i].name[nlen] == '\0')
+        if (e[i].nlen == nlen && ((e[i].name[0] ^ name[0]) & ~0x20) == 0 &&
+            strncasecmp(e[i].name, name, nlen) == 0)
             return &e[i];
     }
     return NULL;
 }
 
+/* Header names and values must not smuggle a line break into the head. */
+static bool safe_value(const char *s)
+{
+    return !strpbrk(s, "\r\n");
+}
+
 static enum gw_err edit_set(struct dp_req_plugins *p, struct edit *e, size_t *n, const char *name,
                             const char *value)
 {
-    size_t nlen = strlen(name);
-    const char *v = value ? keep(p, value, strlen(value)) : NULL;
+    size_t nlen = strlen(name), vlen = value ? strlen(value) : 0;
+    if (!nlen || !safe_value(name) || (value && !safe_value(value)))
+        return GW_ERR_INVALID;
+    const char *v = value ? keep(p, value, vlen) : NULL;
     if (value && !v)
         return GW_ERR_NOMEM;
     struct edit *found = (struct edit *)edit_find(e, *n, name, nlen);
     if (found) {
         found->value = v;
+        found->vlen = vlen;
         return GW_OK;
     }
     if (*n >= MAX_EDITS)
@@ -103,8 +114,7 @@ static enum gw_err edit_set(struct dp_req_plugins *p, struct edit *e, size_t *n,
     const char *nm = keep(p, name, nlen);
     if (!nm)
         return GW_ERR_NOMEM;
-    e[*n].name = nm;
-    e[*n].value = v;
+    e[*n] = (struct edit){nm, v, nlen, vlen};
     (*n)++;
     return GW_OK;
 }
@@ -257,9 +267,13 @@ static bool given(const struct dp_header *h, size_t n, const char *name)
     return false;
 }
 
-static bool safe_value(const char *s)
+static void head_line(struct evbuffer *b, const char *name, size_t nlen, const char *value,
+                      size_t vlen)
 {
-    return !strpbrk(s, "\r\n");
+    evbuffer_add(b, name, nlen);
+    evbuffer_add(b, ": ", 2);
+    evbuffer_add(b, value, vlen);
+    evbuffer_add(b, "\r\n", 2);
 }
 
 static enum gw_err op_respond(struct dp_plugin_req *pr, int status, const struct dp_header *h,
@@ -272,12 +286,12 @@ static enum gw_err op_respond(struct dp_plugin_req *pr, int status, const struct
         return GW_ERR_NOMEM;
     for (size_t i = 0; i < p->nresp_edits; i++) {
         const struct edit *e = &p->resp_edits[i];
-        if (e->value && !given(h, n, e->name) && safe_value(e->value))
-            evbuffer_add_printf(p->resp_head, "%s: %s\r\n", e->name, e->value);
+        if (e->value && !given(h, n, e->name))
+            head_line(p->resp_head, e->name, e->nlen, e->value, e->vlen);
     }
     for (size_t i = 0; i < n; i++) {
         if (safe_value(h[i].value) && safe_value(h[i].name))
-            evbuffer_add_printf(p->resp_head, "%s: %s\r\n", h[i].name, h[i].value);
+            head_line(p->resp_head, h[i].name, strlen(h[i].name), h[i].value, strlen(h[i].value));
     }
     if (len && !(p->resp_body = malloc(len)))
         return GW_ERR_NOMEM;
@@ -358,11 +372,11 @@ bool dp_req_plugins_header_edited(const struct dp_req *r, const char *name, size
 static void write_edits(const struct edit *e, size_t n, struct gw_buf *out)
 {
     for (size_t i = 0; i < n; i++) {
-        if (!e[i].value || !safe_value(e[i].value))
+        if (!e[i].value)
             continue;
-        dp_wb_str(out, e[i].name);
+        dp_wb_mem(out, e[i].name, e[i].nlen);
         DP_WB_LIT(out, ": ");
-        dp_wb_str(out, e[i].value);
+        dp_wb_mem(out, e[i].value, e[i].vlen);
         DP_WB_LIT(out, "\r\n");
     }
 }
