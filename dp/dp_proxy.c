@@ -378,6 +378,10 @@ static bool hash_input(struct dp_req *r, enum dp_hash_on on, const char *name, c
                        size_t *vlen)
 {
     switch (on) {
+    case DP_HASH_CONSUMER: /* Kong: the consumer id, else the credential id */
+        *val = dp_req_plugins_consumer_id(r);
+        *vlen = *val ? strlen(*val) : 0;
+        return *val != NULL;
     case DP_HASH_IP:
         *val = r->c->peer_ip;
         *vlen = strlen(r->c->peer_ip);

@@ -423,6 +423,16 @@ void dp_req_plugins_body(struct dp_req *r, const char *data, size_t len, bool eo
         dp_plugin_run_body_filter(&r->plg->run, data, len, eof);
 }
 
+const char *dp_req_plugins_consumer_id(const struct dp_req *r)
+{
+    if (!ACTIVE(r))
+        return NULL;
+    const struct dp_plugin_run *run = &r->plg->run;
+    if (run->consumer)
+        return run->consumer->id;
+    return run->credential ? run->credential->id : NULL;
+}
+
 void dp_req_plugins_finish(struct dp_req *r)
 {
     struct dp_req_plugins *p = r->plg;

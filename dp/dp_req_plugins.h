@@ -41,6 +41,10 @@ void dp_req_plugins_response_headers(const struct dp_req *r, struct gw_buf *out)
 /* Upstream response body bytes as they are forwarded; eof once at the end. */
 void dp_req_plugins_body(struct dp_req *r, const char *data, size_t len, bool eof);
 
+/* Id of the consumer an auth plugin authenticated, else of its credential, else NULL (for
+ * hash_on consumer). Borrowed for the request's lifetime. */
+const char *dp_req_plugins_consumer_id(const struct dp_req *r);
+
 /* Runs the log phase and resets the plugin state, which stays with r for its next request
  * (from dp_req_free). Accepts r->plg == NULL. */
 void dp_req_plugins_finish(struct dp_req *r);

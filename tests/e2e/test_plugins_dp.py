@@ -164,5 +164,60 @@ class PluginsDataPlaneTest(unittest.TestCase):
         self.assertEqual(sorted(statuses), [200] * 5 + [429] * 15)
 
 
+class KeyAuthOptionsTest(unittest.TestCase):
+    """hide_credentials (header, query, form body), key_in_body and anonymous on a real proxy."""
+
+    def setUp(self):
+        self.upstream = h.Upstream("echo")
+        cfg = seed_config(self.upstream.port)
+        cfg["consumers"].append({"id": "5b1a1a9e-0000-4000-8000-000000000006",
+                                 "username": "guest"})
+        ka = cfg["plugins"][0]["key_auth"]
+        ka.update({"hide_credentials": True, "key_in_body": True, "anonymous": "guest"})
+        cfg["plugins"] = cfg["plugins"][:1]  # key-auth only
+        self.dp = h.DataPlane(cfg)
+
+    def tearDown(self):
+        try:
+            self.dp.stop()
+        finally:
+            self.upstream.stop()
+
+    def seen(self):
+        req = self.upstream.requests[-1]
+        return req, {k.lower(): v for k, v in req["headers"].items()}
+
+    def test_hide_credentials_body_and_anonymous(self):
+        h.wait_for(lambda: self.dp.get("/mock/ping").status == 200, timeout=15,
+                   what="config loaded")
+        r = self.dp.get("/mock/q?a=1&apikey=top-secret&b=2")
+        self.assertEqual(r.status, 200, r)
+        req, hdrs = self.seen()
+        self.assertEqual(req["path"], "/q?a=1&b=2")
+        self.assertEqual(hdrs["x-consumer-username"], "luka")
+
+        r = self.dp.get("/mock/h", headers={"apikey": "top-secret"})
+        self.assertEqual(r.status, 200, r)
+        req, hdrs = self.seen()
+        self.assertNotIn("apikey", hdrs)
+        self.assertEqual(hdrs["x-credential-identifier"], CRED)
+
+        r = h.request("POST", self.dp.url("/mock/form"), form=[("x", "1"), ("apikey", "top-secret"),
+                                                               ("y", "2")])
+        self.assertEqual(r.status, 200, r)
+        req, hdrs = self.seen()
+        self.assertEqual(req["body"], b"x=1&y=2")
+        self.assertEqual(hdrs["content-length"], "7")
+        self.assertEqual(hdrs["x-consumer-username"], "luka")
+
+        r = self.dp.get("/mock/anon", headers={"apikey": "wrong",
+                                               "X-Credential-Identifier": "forged"})
+        self.assertEqual(r.status, 200, r)
+        req, hdrs = self.seen()
+        self.assertEqual(hdrs["x-consumer-username"], "guest")
+        self.assertEqual(hdrs["x-anonymous-consumer"], "true")
+        self.assertNotIn("x-credential-identifier", hdrs)
+
+
 if __name__ == "__main__":
     h.main()
