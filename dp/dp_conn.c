@@ -669,6 +669,19 @@ static void request_host(struct dp_req *r)
     r->host_len = n;
 }
 
+/* The end of dispatch: plugins (access phase), then proxying. */
+static void dispatch_plugins(struct dp_conn *c)
+{
+    struct dp_req *r = c->req;
+    if (dp_req_plugins_access(r))
+        return; /* answered by a plugin; r is gone */
+    if (r->expect_continue && !r->msg_complete) {
+        evbuffer_add(dp_io_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        r->expect_continue = false;
+    }
+    dp_proxy_start(r);
+}
+
 static void dispatch(struct dp_conn *c)
 {
     struct dp_req *r = c->req;
@@ -760,13 +773,16 @@ static void dispatch(struct dp_conn *c)
         dp_conn_respond(c, 503, "no Service found with those values", NULL);
         return;
     }
-    if (dp_req_plugins_access(r))
-        return; /* answered by a plugin; r is gone */
-    if (r->expect_continue && !r->msg_complete) {
-        evbuffer_add(dp_io_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
-        r->expect_continue = false;
+    if (dp_req_plugins_wait_body(r)) {
+        /* a plugin reads the body (key_in_body): run the plugins once it is all here */
+        if (r->expect_continue) {
+            evbuffer_add(dp_io_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+            r->expect_continue = false;
+        }
+        r->plg_wait_body = true;
+        return;
     }
-    dp_proxy_start(r);
+    dispatch_plugins(c);
 }
 
 static int parse_error_status(struct dp_req *r, llhttp_errno_t err)
@@ -788,6 +804,11 @@ void dp_conn_process(struct dp_conn *c)
         struct dp_req *r = c->req;
         if (r && r->headers_done && !r->dispatched) {
             dispatch(c);
+            continue;
+        }
+        if (r && r->plg_wait_body && r->msg_complete) {
+            r->plg_wait_body = false;
+            dispatch_plugins(c);
             continue;
         }
         if (r && r->dispatched && r->up_ready && r->pending && !r->pending_kept &&

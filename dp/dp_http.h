@@ -115,6 +115,7 @@ struct dp_req {
     char id[33];
 
     struct dp_req_plugins *plg; /* plugin state (dp/dp_req_plugins.c); NULL without plugins */
+    bool plg_wait_body;         /* dispatch waits for the whole body before the plugins run */
 };
 
 /* Client-side timeouts, checked by the worker's tick (no per-event timers on the hot path). */

@@ -322,6 +322,18 @@ static const struct dp_plugin_req_ops ops = {
 
 /* ---- hooks ------------------------------------------------------------------------------- */
 
+/* Largest body the plugins wait for (below the proxy's read high-water mark). */
+#define BODY_WAIT_MAX (128 * 1024)
+
+bool dp_req_plugins_wait_body(const struct dp_req *r)
+{
+    const struct dp_plugin_chain *chain = r->route ? r->route->plugins : NULL;
+    if (!chain || !dp_plugin_chain_needs_body(chain) || r->msg_complete || r->chunked)
+        return false;
+    const llhttp_t *p = &r->c->p;
+    return (p->flags & F_CONTENT_LENGTH) && r->body_read + p->content_length <= BODY_WAIT_MAX;
+}
+
 bool dp_req_plugins_access(struct dp_req *r)
 {
     const struct dp_plugin_chain *chain = r->route ? r->route->plugins : NULL;

@@ -13,6 +13,11 @@
 struct dp_req;
 struct gw_buf;
 
+/* Whether the routed request must be read whole before the access phase: a plugin of its
+ * chain reads the body (key-auth key_in_body), the body is not complete yet, is not chunked and
+ * is at most 128 KiB (larger bodies are not waited for: the plugins then see no body). */
+bool dp_req_plugins_wait_body(const struct dp_req *r);
+
 /* Runs the access phase of the routed request's plugin chain (no-op for routes without
  * plugins). Returns true when the request was answered (a plugin's response, or a 500 when out
  * of memory): r has then been completed and may be freed, the caller must not touch it. */

@@ -210,6 +210,27 @@ class KeyAuthOptionsTest(unittest.TestCase):
         self.assertEqual(hdrs["content-length"], "7")
         self.assertEqual(hdrs["x-consumer-username"], "luka")
 
+        # the body arrives after the head: the plugins wait for it
+        import socket
+        body = b"apikey=top-secret&late=1"
+        with socket.create_connection(("127.0.0.1", self.dp.proxy_port), timeout=10) as sk:
+            sk.sendall(b"POST /mock/late HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                       b"Content-Type: application/x-www-form-urlencoded\r\n"
+                       b"Content-Length: %d\r\n\r\n" % len(body))
+            time.sleep(0.3)
+            sk.sendall(body)
+            resp = b""
+            while True:
+                chunk = sk.recv(65536)
+                if not chunk:
+                    break
+                resp += chunk
+        self.assertTrue(resp.startswith(b"HTTP/1.1 200"), resp[:200])
+        req, hdrs = self.seen()
+        self.assertEqual(req["path"], "/late")
+        self.assertEqual(req["body"], b"late=1")
+        self.assertEqual(hdrs["x-consumer-username"], "luka")
+
         r = self.dp.get("/mock/anon", headers={"apikey": "wrong",
                                                "X-Credential-Identifier": "forged"})
         self.assertEqual(r.status, 200, r)
