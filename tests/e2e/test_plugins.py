@@ -102,9 +102,16 @@ class PluginsTest(unittest.TestCase):
             ("name", "proxy-cache"), ("config.strategy", "memory")]))
         self.assertEqual(pc["config"]["cache_ttl"], 300)
 
-        # wait for the data plane to apply the configuration
-        h.wait_for(lambda: self.proxy("GET", "/mock/ping").status == 401, timeout=20,
-                   what="key-auth active on the data plane")
+        # A probe consumer (its own rate-limit counter and cache keys) tells when the data plane
+        # runs all three plugins.
+        self.created(self.admin("POST", "/consumers", form=[("username", "probe")]))
+        self.created(self.admin("POST", "/consumers/probe/key-auth", form=[("key", "probe-key")]))
+
+        def all_plugins():
+            r = self.proxy("GET", "/mock/probe", headers={"apikey": "probe-key"})
+            return (r.status == 200 and r.header("X-RateLimit-Limit-Minute") == "5" and
+                    r.header("X-Cache-Status") is not None)
+        h.wait_for(all_plugins, timeout=20, interval=0.3, what="the plugins on the data plane")
 
         # Counting starts now: keep the six requests of each identity in one minute window.
         if time.time() % 60 > 45:
