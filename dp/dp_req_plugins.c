@@ -10,6 +10,8 @@
 #include <strings.h>
 
 #include "dp_http.h"
+#include "dp_settings.h"
+#include "dp_worker.h"
 #include "dp_wbuf.h"
 #include "gw_buf.h"
 #include "gw_log.h"
@@ -215,9 +217,28 @@ static enum gw_err op_set_body(struct dp_plugin_req *pr, const char *data, size_
     return GW_OK;
 }
 
+/* Kong's forwarded ip: the peer, or real_ip_header's last address when the peer is trusted
+ * (the address the proxy sends upstream as X-Real-IP). */
 static const char *op_client_ip(struct dp_plugin_req *pr)
 {
-    return PLG(pr)->r->c->peer_ip;
+    struct dp_req_plugins *p = PLG(pr);
+    struct dp_conn *c = p->r->c;
+    const struct dp_settings *set = c->w->set;
+    if (!set->real_ip_header[0] || !dp_settings_is_trusted(set, c->peer_ip))
+        return c->peer_ip;
+    const char *v = op_header(pr, set->real_ip_header, 0);
+    if (!v)
+        return c->peer_ip;
+    const char *comma = strrchr(v, ',');
+    if (comma)
+        v = comma + 1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    size_t n = strlen(v);
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    const char *ip = n ? keep(p, v, n) : NULL;
+    return ip ? ip : c->peer_ip;
 }
 
 static enum gw_err op_set_response_header(struct dp_plugin_req *pr, const char *name,

@@ -240,5 +240,33 @@ class KeyAuthOptionsTest(unittest.TestCase):
         self.assertNotIn("x-credential-identifier", hdrs)
 
 
+class ForwardedIpTest(unittest.TestCase):
+    """rate-limiting by client address honours real_ip_header from trusted_ips."""
+
+    def setUp(self):
+        self.upstream = h.Upstream("echo")
+        cfg = seed_config(self.upstream.port)
+        rl = cfg["plugins"][1]
+        rl["rate_limiting"]["minute"] = 1
+        rl["rate_limiting"]["limit_by"] = "ip"
+        cfg["plugins"] = [rl]
+        self.dp = h.DataPlane(cfg, extra_env={"PORTICO_TRUSTED_IPS": "127.0.0.1"})
+
+    def tearDown(self):
+        try:
+            self.dp.stop()
+        finally:
+            self.upstream.stop()
+
+    def test_limit_by_forwarded_ip(self):
+        h.wait_for(lambda: self.dp.get("/open/x", headers={"X-Real-IP": "10.9.9.9"}).status
+                   in (200, 429), timeout=15, what="config loaded")
+        if time.time() % 60 > 55:
+            time.sleep(61 - time.time() % 60)
+        self.assertEqual(self.dp.get("/open/a", headers={"X-Real-IP": "10.0.0.1"}).status, 200)
+        self.assertEqual(self.dp.get("/open/a", headers={"X-Real-IP": "10.0.0.1"}).status, 429)
+        self.assertEqual(self.dp.get("/open/a", headers={"X-Real-IP": "10.0.0.2"}).status, 200)
+
+
 if __name__ == "__main__":
     h.main()
