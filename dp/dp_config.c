@@ -13,6 +13,7 @@
 #include "balancer/dp_lb.h"
 #include "balancer/dp_lb_state.h"
 #include "dp_config_internal.h"
+#include "plugins/dp_plugin_set.h"
 #include "dp_dns.h"
 #include "dp_metrics.h"
 #include "dp_router.h"
@@ -265,8 +266,7 @@ void dp_config_destroy(struct dp_config *cfg)
         dp_lb_state_upstream_unref(u->state);
     }
     free(cfg->upstreams);
-    if (cfg->pb)
-        portico__v1__config__free_unpacked(cfg->pb, NULL);
+    dp_plugin_set_destroy(cfg->plugins);
     free(cfg);
 }
 
@@ -536,25 +536,20 @@ out:
     return err;
 }
 
-/* Keeps the entities the plugin work will need (plugins, consumers, credentials) in an owned
- * copy of the message. */
-static enum gw_err keep_pb(struct dp_config *cfg, const Portico__V1__Config *pb)
+/* Compiles the plugins (with consumers and credentials) and gives each route its chain. */
+static enum gw_err build_plugins(struct dp_config *cfg, const Portico__V1__Config *pb,
+                                 struct build *b)
 {
-    Portico__V1__Config keep = PORTICO__V1__CONFIG__INIT;
-    keep.n_consumers = pb->n_consumers;
-    keep.consumers = pb->consumers;
-    keep.n_plugins = pb->n_plugins;
-    keep.plugins = pb->plugins;
-    keep.n_keyauth_credentials = pb->n_keyauth_credentials;
-    keep.keyauth_credentials = pb->keyauth_credentials;
-    size_t len = portico__v1__config__get_packed_size(&keep);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf)
-        return GW_ERR_NOMEM;
-    portico__v1__config__pack(&keep, buf);
-    cfg->pb = portico__v1__config__unpack(NULL, len, buf);
-    free(buf);
-    return cfg->pb ? GW_OK : GW_ERR_NOMEM;
+    enum gw_err err = dp_plugin_set_build(pb, NULL, b->on_error, b->arg, &cfg->plugins);
+    if (err == GW_ERR_INVALID) {
+        b->nerrors++;
+        return GW_OK; /* reported; the build fails as a whole below */
+    }
+    if (err != GW_OK)
+        return err;
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        cfg->routes[i].plugins = dp_plugin_set_chain(cfg->plugins, cfg->routes[i].id);
+    return GW_OK;
 }
 
 enum gw_err dp_config_build(const Portico__V1__Config *pb, int64_t revision, const char *hash,
@@ -581,7 +576,7 @@ enum gw_err dp_config_build(const Portico__V1__Config *pb, int64_t revision, con
     if (err == GW_OK)
         err = build_routes(cfg, pb, &b, &svcs);
     if (err == GW_OK)
-        err = keep_pb(cfg, pb);
+        err = build_plugins(cfg, pb, &b);
     if (err == GW_OK && b.nerrors)
         err = GW_ERR_INVALID;
     dp_strmap_cleanup(&ups_by_id);

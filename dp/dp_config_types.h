@@ -17,6 +17,7 @@ struct dp_router;
 struct dp_addr_state;
 struct dp_upstream_state;
 struct dp_svc_metrics;
+struct dp_plugin_chain;
 struct dp_hc_conf;
 
 enum dp_hash_on {
@@ -121,6 +122,7 @@ struct dp_route {
     bool preserve_host;
     enum dp_path_handling path_handling;
     int regex_priority;
+    const struct dp_plugin_chain *plugins; /* borrowed from the config's plugin set */
 };
 
 #endif

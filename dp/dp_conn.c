@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "dp_http.h"
+#include "dp_req_plugins.h"
 #include "dp_metrics.h"
 #include "dp_wbuf.h"
 #include "dp_worker.h"
@@ -148,7 +149,9 @@ static struct dp_req *req_new(struct dp_conn *c)
         struct gw_buf head = r->head;
         char *path = r->path;
         size_t path_cap = r->path_cap;
+        struct dp_req_plugins *plg = r->plg;
         memset(r, 0, sizeof(*r));
+        r->plg = plg;
         r->hb = hb;
         r->rb = rb;
         r->head = head;
@@ -175,6 +178,7 @@ void dp_req_free(struct dp_req *r)
 {
     if (!r)
         return;
+    dp_req_plugins_finish(r);
     if (r->up)
         dp_proxy_release(r, false);
     if (r->pending)
@@ -194,6 +198,7 @@ void dp_req_free(struct dp_req *r)
     dp_hblock_cleanup(&r->rb);
     gw_buf_cleanup(&r->head);
     free(r->path);
+    dp_req_plugins_free(r->plg);
     free(r);
 }
 
@@ -206,6 +211,7 @@ void dp_conn_free_req_cache(struct dp_worker *w)
         dp_hblock_cleanup(&r->rb);
         gw_buf_cleanup(&r->head);
         free(r->path);
+        dp_req_plugins_free(r->plg);
         free(r);
     }
     w->nfree_reqs = 0;
@@ -527,15 +533,59 @@ void dp_conn_respond(struct dp_conn *c, int status, const char *message, const c
     evbuffer_add_printf(out,
                         "HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"
                         "Content-Length: %d\r\n%sServer: portico/" PORTICO_VERSION "\r\n"
-                        "X-Portico-Response-Latency: %llu\r\nX-Portico-Request-Id: %s\r\n%s\r\n",
+                        "X-Portico-Response-Latency: %llu\r\nX-Portico-Request-Id: %s\r\n%s",
                         status, reason(status), blen,
                         c->close_after ? "Connection: close\r\n"
                         : (r->http_major == 1 && r->http_minor == 0 && r->keepalive)
                             ? "Connection: keep-alive\r\n"
                             : "",
                         (unsigned long long)lat, r->id, extra ? extra : "");
+    if (r->plg) { /* e.g. rate-limiting's headers on a 502 (no-op when inactive) */
+        struct gw_buf ph;
+        gw_buf_init(&ph, 64 * 1024);
+        dp_req_plugins_response_headers(r, &ph);
+        if (ph.len)
+            evbuffer_add(out, ph.data, ph.len);
+        gw_buf_cleanup(&ph);
+    }
+    evbuffer_add(out, "\r\n", 2);
     if (!head)
         evbuffer_add(out, body, (size_t)blen);
+    r->status = status;
+    r->resp_started = true;
+    r->resp_complete = true;
+    dp_conn_request_done(c);
+}
+
+void dp_conn_respond_raw(struct dp_conn *c, int status, struct evbuffer *headers, const char *body,
+                         size_t len)
+{
+    struct dp_req *r = c->req;
+    if (!r || r->resp_started) {
+        dp_conn_close(c);
+        return;
+    }
+    if (r->up)
+        dp_proxy_release(r, false);
+    if (!r->msg_complete || c->w->draining)
+        c->close_after = true;
+    bool head = r->method == HTTP_HEAD;
+    uint64_t lat = (gw_time_mono_us() - r->t_start_us) / 1000;
+    struct evbuffer *out = dp_io_get_output(c->bev);
+    evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, reason(status));
+    if (headers)
+        evbuffer_add_buffer(out, headers);
+    evbuffer_add_printf(out,
+                        "Content-Length: %zu\r\n%sServer: portico/" PORTICO_VERSION "\r\n"
+                        "X-Portico-Response-Latency: %llu\r\nX-Portico-Request-Id: %s\r\n\r\n",
+                        len,
+                        c->close_after ? "Connection: close\r\n"
+                        : (r->http_major == 1 && r->http_minor == 0 && r->keepalive)
+                            ? "Connection: keep-alive\r\n"
+                            : "",
+                        (unsigned long long)lat, r->id);
+    if (!head && len)
+        evbuffer_add(out, body, len);
     r->status = status;
     r->resp_started = true;
     r->resp_complete = true;
@@ -659,6 +709,19 @@ static void request_host(struct dp_req *r)
     r->host_len = n;
 }
 
+/* The end of dispatch: plugins (access phase), then proxying. */
+static void dispatch_plugins(struct dp_conn *c)
+{
+    struct dp_req *r = c->req;
+    if (dp_req_plugins_access(r))
+        return; /* answered by a plugin; r is gone */
+    if (r->expect_continue && !r->msg_complete) {
+        evbuffer_add(dp_io_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        r->expect_continue = false;
+    }
+    dp_proxy_start(r);
+}
+
 static void dispatch(struct dp_conn *c)
 {
     struct dp_req *r = c->req;
@@ -779,11 +842,16 @@ static void dispatch(struct dp_conn *c)
         dp_conn_respond(c, 503, "no Service found with those values", NULL);
         return;
     }
-    if (r->expect_continue && !r->msg_complete) {
-        evbuffer_add(dp_io_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
-        r->expect_continue = false;
+    if (dp_req_plugins_wait_body(r)) {
+        /* a plugin reads the body (key_in_body): run the plugins once it is all here */
+        if (r->expect_continue) {
+            evbuffer_add(dp_io_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+            r->expect_continue = false;
+        }
+        r->plg_wait_body = true;
+        return;
     }
-    dp_proxy_start(r);
+    dispatch_plugins(c);
 }
 
 static int parse_error_status(struct dp_req *r, llhttp_errno_t err)
@@ -805,6 +873,11 @@ void dp_conn_process(struct dp_conn *c)
         struct dp_req *r = c->req;
         if (r && r->headers_done && !r->dispatched) {
             dispatch(c);
+            continue;
+        }
+        if (r && r->plg_wait_body && r->msg_complete) {
+            r->plg_wait_body = false;
+            dispatch_plugins(c);
             continue;
         }
         if (r && r->dispatched && r->up_ready && r->pending && !r->pending_kept &&

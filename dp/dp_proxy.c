@@ -14,6 +14,7 @@
 
 #include "balancer/dp_lb_state.h"
 #include "dp_http.h"
+#include "dp_req_plugins.h"
 #include "dp_metrics.h"
 #include "dp_wbuf.h"
 #include "dp_worker.h"
@@ -145,6 +146,12 @@ static enum gw_err build_head(struct dp_req *r)
     const char *url = b->buf + r->url_o;
     const char *q = memchr(url, '?', r->url_l);
     size_t qlen = q ? r->url_l - (size_t)(q - url) : 0;
+    const char *pq = dp_req_plugins_query(r); /* a plugin's new query string, without '?' */
+    const char *url_q = q;                    /* the client's, for X-Forwarded-Path */
+    if (pq) {
+        q = pq[0] ? pq : NULL;
+        qlen = pq[0] ? strlen(pq) + 1 : 0;
+    }
     size_t splen = r->svc->path ? strlen(r->svc->path) : 1;
     size_t cap = r->path_len + splen + 4;
     if (gw_buf_reserve(h, cap + qlen + b->len + 1024) != GW_OK)
@@ -155,7 +162,13 @@ static enum gw_err build_head(struct dp_req *r)
     size_t uplen = dp_router_upstream_path(r->route, r->svc->path, r->path, r->path_len,
                                            r->match.prefix_len, h->data + h->len, cap);
     h->len += uplen;
-    dp_wb_mem(h, q ? q : "", qlen);
+    if (pq && qlen) {
+        DP_WB_LIT(h, "?");
+        dp_wb_mem(h, pq, qlen - 1);
+    } else {
+        dp_wb_mem(h, q ? q : "", qlen);
+    }
+    q = url_q;
     DP_WB_LIT(h, " HTTP/1.1\r\n");
     r->head_split = h->len; /* the Host line goes here, per try */
 
@@ -168,7 +181,8 @@ static enum gw_err build_head(struct dp_req *r)
         const struct dp_hspan *s = &b->h[i];
         const char *n = b->buf + s->no;
         enum hname k = classify(n, s->nl);
-        if ((k != H_OTHER && k != H_SERVER) || (conn_tokens && in_connection(b, n, s->nl)))
+        if ((k != H_OTHER && k != H_SERVER) || (conn_tokens && in_connection(b, n, s->nl)) ||
+            dp_req_plugins_header_edited(r, n, s->nl))
             continue;
         dp_wb_mem(h, n, s->nl);
         DP_WB_LIT(h, ": ");
@@ -244,7 +258,13 @@ static enum gw_err build_head(struct dp_req *r)
     }
     DP_WB_LIT(h, VIA_TOKEN "\r\n");
     DP_WB_HDR(h, "X-Portico-Request-Id: ", r->id, 32);
-    if (r->chunked) {
+    dp_req_plugins_upstream_headers(r, h);
+    uint64_t new_len;
+    if (dp_req_plugins_body_len(r, &new_len)) {
+        DP_WB_LIT(h, "Content-Length: ");
+        dp_wb_u64(h, new_len);
+        DP_WB_LIT(h, "\r\n");
+    } else if (r->chunked) {
         DP_WB_LIT(h, "Transfer-Encoding: chunked\r\n");
     } else if (r->c->p.flags & F_CONTENT_LENGTH || r->body_read) {
         DP_WB_LIT(h, "Content-Length: ");
@@ -392,6 +412,10 @@ static bool hash_input(struct dp_req *r, enum dp_hash_on on, const char *name, c
                        size_t *vlen)
 {
     switch (on) {
+    case DP_HASH_CONSUMER: /* Kong: the consumer id, else the credential id */
+        *val = dp_req_plugins_consumer_id(r);
+        *vlen = *val ? strlen(*val) : 0;
+        return *val != NULL;
     case DP_HASH_IP:
         *val = r->c->peer_ip;
         *vlen = strlen(r->c->peer_ip);
@@ -814,6 +838,7 @@ static int r_on_headers_complete(llhttp_t *p)
     if (c->w->draining)
         c->close_after = true;
 
+    dp_req_plugins_header_filter(r);
     struct gw_buf *o = &c->w->scratch; /* flushed to the client after this llhttp run */
     const struct dp_hblock *b = &r->rb;
     size_t reason_len = b->n ? b->h[0].vl : 0;
@@ -841,6 +866,8 @@ static int r_on_headers_complete(llhttp_t *p)
             continue;
         }
         if (k == H_CONTENT_LENGTH && r->framing != DP_FRAME_LENGTH && !(head || status == 304))
+            continue;
+        if (dp_req_plugins_response_edited(r, n, s->nl))
             continue;
         if (k == H_SERVER)
             server = true;
@@ -874,6 +901,7 @@ static int r_on_headers_complete(llhttp_t *p)
         dp_wb_str(o, r->svc->upstream->hash_on_cookie_path);
         DP_WB_LIT(o, "; Same-Site=Lax; HttpOnly\r\n");
     }
+    dp_req_plugins_response_headers(r, o);
     DP_WB_LIT(o, "X-Portico-Upstream-Latency: ");
     dp_wb_u64(o, up_ms);
     DP_WB_LIT(o, "\r\nX-Portico-Proxy-Latency: ");
@@ -903,6 +931,7 @@ static int r_on_body(llhttp_t *p, const char *at, size_t len)
     struct gw_buf *o = &r->c->w->scratch;
     if (r->framing == DP_FRAME_NONE)
         return 0;
+    dp_req_plugins_body(r, at, len, false);
     if (r->framing == DP_FRAME_CHUNKED) {
         char ch[24];
         dp_wb_mem(o, ch, dp_wb_chunk_head(ch, len));
@@ -931,6 +960,7 @@ static int r_on_message_complete(llhttp_t *p)
         return 0; /* llhttp then stops with HPE_PAUSED_UPGRADE */
     if (r->framing == DP_FRAME_CHUNKED)
         DP_WB_LIT(&r->c->w->scratch, "0\r\n\r\n");
+    dp_req_plugins_body(r, NULL, 0, true);
     r->resp_complete = true;
     return HPE_PAUSED;
 }

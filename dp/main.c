@@ -21,6 +21,7 @@
 #include "dp_settings.h"
 #include "dp_status.h"
 #include "dp_worker.h"
+#include "plugins/dp_plugin_env.h"
 #include "gw_listen.h"
 #include "gw_cli.h"
 #include "gw_log.h"
@@ -160,6 +161,10 @@ static int run(struct gw_conf *conf)
         }
     }
 
+    if (dp_plugin_env_global_init(gw_conf_size(conf, "proxy_cache_memory_size")) != GW_OK) {
+        GW_LOG(GW_LOG_CRIT, "cannot create the plugin stores");
+        goto out;
+    }
     m.max_payload = gw_conf_size(conf, "cluster_max_payload");
     m.dns_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     dns_ev = m.dns_fd == -1 ? NULL
@@ -261,6 +266,7 @@ out:
     event_base_free(m.base);
     dp_config_shutdown();
     dp_config_apply_cleanup();
+    dp_plugin_env_global_cleanup();
     dp_metrics_shutdown();
     libevent_global_shutdown();
     GW_LOG(GW_LOG_NOTICE, "data plane stopped");

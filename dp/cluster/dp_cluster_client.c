@@ -17,6 +17,7 @@
 
 #include "dp_cluster_backoff.h"
 #include "dp_cluster_nodeid.h"
+#include "plugins/dp_plugin_set.h"
 #include "gw_buf.h"
 #include "gw_log.h"
 #include "gw_snapshot.h"
@@ -346,6 +347,11 @@ static void send_hello(struct dp_cluster_client *c, unsigned epoch)
     h.applied_hash = hash;
     h.has_heartbeat_interval = 1;
     h.heartbeat_interval = c->hb_interval_s;
+    /* the plugins this data plane runs (packing only reads them) */
+    const char *const *pl = dp_plugin_names();
+    while (pl[h.n_plugins])
+        h.n_plugins++;
+    h.plugins = (char **)pl;
     m.msg_case = PORTICO__V1__CLUSTER_MESSAGE__MSG_HELLO;
     m.hello = &h;
     pack_and_push(c, &m, epoch);
