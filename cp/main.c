@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cp_conf.h"
+#include "cp_gui.h"
 #include "gw_cli.h"
 #include "gw_log.h"
 
@@ -46,8 +47,15 @@ static int run(struct gw_conf *conf)
     struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
     evsignal_add(sigterm, NULL);
     evsignal_add(sigint, NULL);
+    if (cp_gui_start(base, conf) != GW_OK) {
+        event_free(sigterm);
+        event_free(sigint);
+        event_base_free(base);
+        return 1;
+    }
     GW_LOG(GW_LOG_NOTICE, "control plane started version=%s", PORTICO_VERSION);
     event_base_dispatch(base);
+    cp_gui_stop();
     event_free(sigterm);
     event_free(sigint);
     event_base_free(base);
