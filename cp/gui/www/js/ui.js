@@ -405,8 +405,8 @@ export function showErrors(form, err) {
   if (err instanceof FormError) headline = "Please correct the fields marked below.";
   else if (err instanceof ApiError && err.status === 0) headline = err.message;
   if (box) {
-    box.replaceChildren(h("strong", {}, headline),
-      general.length ? h("ul", {}, general.map((g) => h("li", {}, g))) : null);
+    box.replaceChildren(h("strong", {}, headline));
+    if (general.length) box.append(h("ul", {}, general.map((g) => h("li", {}, g))));
   }
   if (first) first.focus();
   else if (box) box.focus();

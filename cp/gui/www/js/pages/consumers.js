@@ -102,7 +102,7 @@ export async function view(view, params, query, ctx) {
     h("h2", {}, "Key-auth credentials"),
     keys,
     h("section", { class: "panel", "aria-label": "New key-auth credential" }, keyForm),
-    h("div", { class: "page-head" }, h("h2", { class: "titles" }, "Plugins"),
+    h("div", { class: "section-head" }, h("h2", {}, "Plugins"),
       h("a", { class: "btn", href: "#/plugins/new?consumer=" + c.id }, "New Plugin")),
     plugins);
 }

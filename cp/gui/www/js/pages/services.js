@@ -119,10 +119,10 @@ export async function view(view, params, query, ctx) {
         h("dt", {}, "Enabled"), h("dd", {}, s.enabled === false ? "no" : "yes"),
         h("dt", {}, "Tags"), h("dd", {}, tagList(s.tags)),
         h("dt", {}, "Updated"), h("dd", {}, fmtTime(s.updated_at)))),
-    h("div", { class: "page-head" }, h("h2", { class: "titles" }, "Routes"),
+    h("div", { class: "section-head" }, h("h2", {}, "Routes"),
       h("a", { class: "btn", href: "#/routes/new?service=" + s.id }, "New Route")),
     routes,
-    h("div", { class: "page-head" }, h("h2", { class: "titles" }, "Plugins"),
+    h("div", { class: "section-head" }, h("h2", {}, "Plugins"),
       h("a", { class: "btn", href: "#/plugins/new?service=" + s.id }, "New Plugin")),
     plugins);
 }

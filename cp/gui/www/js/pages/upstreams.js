@@ -221,7 +221,7 @@ export async function view(view, params, query, ctx) {
           : "off"),
         h("dt", {}, "Tags"), h("dd", {}, tagList(u.tags)),
         h("dt", {}, "Updated"), h("dd", {}, fmtTime(u.updated_at)))),
-    h("div", { class: "page-head" }, h("h2", { class: "titles" }, "Targets"),
+    h("div", { class: "section-head" }, h("h2", {}, "Targets"),
       h("a", { class: "btn btn-primary", href: "#/upstreams/" + u.id + "/targets/new" }, "New Target")),
     healthBox,
     targetsBox);

@@ -1,0 +1,209 @@
+# tests/e2e/test_gui.py: Portico Manager in a real browser (Debian's headless Chromium driven by
+# python3-selenium) against a real cluster: PostgreSQL, portico-cp (Admin API + Portico Manager)
+# and one portico-dp. Follows the seed tutorial's Kong Manager steps literally, checks the result
+# through the Admin API, shows a field error from the Admin API next to its field, lists the
+# data plane, and saves a screenshot of every page (in the test's temp dir, printed at the end).
+# SPDX-License-Identifier: Apache-2.0
+import os
+import unittest
+
+import gui_browser
+import harness as h
+
+from selenium.webdriver.common.by import By
+
+
+class ManagerTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.procs = []
+        cls.tmp = h.make_tmpdir("gui-")
+        cls.start_cluster()
+        cls.browser = gui_browser.Browser(cls.tmp)
+
+    @classmethod
+    def start_cluster(cls):
+        d = cls.tmp
+        cls.cert = os.path.join(d, "cluster.crt")
+        cls.key = os.path.join(d, "cluster.key")
+        r = h.run_cmd([h.CP_BIN, "gen-cert", cls.cert, cls.key])
+        assert r.returncode == 0, r.stdout + r.stderr
+        db = h.create_database()
+        env = h.pg_env(db)
+        r = h.run_cmd([h.CP_BIN, "migrations", "bootstrap"], env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        cls.admin_port = h.free_port()
+        cls.gui_port = h.free_port()
+        cls.cluster_port = h.free_port()
+        env.update({
+            "PORTICO_PREFIX": os.path.join(d, "cp"),
+            "PORTICO_ADMIN_LISTEN": "127.0.0.1:%d" % cls.admin_port,
+            "PORTICO_ADMIN_GUI_LISTEN": "127.0.0.1:%d" % cls.gui_port,
+            "PORTICO_CLUSTER_LISTEN": "127.0.0.1:%d" % cls.cluster_port,
+            "PORTICO_CLUSTER_CERT": cls.cert,
+            "PORTICO_CLUSTER_CERT_KEY": cls.key,
+        })
+        cls.cp = h.Proc([h.CP_BIN], env=env, name="cp")
+        cls.procs.append(cls.cp)
+        h.wait_port(cls.admin_port)
+        h.wait_port(cls.gui_port)
+        cls.dp = h.Proc([h.DP_BIN], name="dp", env={
+            "PORTICO_PREFIX": os.path.join(d, "dp"),
+            "PORTICO_PROXY_LISTEN": "127.0.0.1:%d" % h.free_port(),
+            "PORTICO_STATUS_LISTEN": "127.0.0.1:%d" % h.free_port(),
+            "PORTICO_CLUSTER_CONTROL_PLANE": "127.0.0.1:%d" % cls.cluster_port,
+            "PORTICO_CLUSTER_CERT": cls.cert,
+            "PORTICO_CLUSTER_CERT_KEY": cls.key,
+            "PORTICO_WORKER_THREADS": "1",
+        })
+        cls.procs.append(cls.dp)
+        cls.gui_url = "http://127.0.0.1:%d" % cls.gui_port
+        cls.admin_url = "http://127.0.0.1:%d" % cls.admin_port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.browser.quit()
+        print("\nPortico Manager screenshots: %s" % cls.browser.shots)
+        errors = []
+        for p in reversed(cls.procs):
+            try:
+                p.stop()
+            except AssertionError as e:
+                errors.append(str(e))
+        if errors:
+            raise AssertionError("\n".join(errors))
+
+    def admin(self, method, path, **kw):
+        return h.request(method, self.admin_url + path, **kw)
+
+    def tearDown(self):
+        msgs = self.browser.severe_console_messages()
+        self.assertEqual(msgs, [], "browser console errors")
+
+    # The earlier pages of the tutorial created example_service; this does it through the UI.
+    def ensure_example_service(self):
+        if self.admin("GET", "/services/example_service").status == 200:
+            return
+        b = self.browser
+        b.open(self.gui_url + "/#/services")
+        b.wait_h1("Services")
+        b.click("New Service")
+        b.wait_h1("New Service")
+        b.fill("Name", "example_service")
+        b.fill("Host", "mockbin.org")
+        b.fill("Port", "80")
+        b.click("Create")
+        b.wait_h1("Service example_service")
+        r = self.admin("GET", "/services/example_service")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["host"], "mockbin.org")
+        self.assertEqual(r.json()["port"], 80)
+
+    def test_1_seed_kong_manager_steps(self):
+        self.ensure_example_service()
+        b = self.browser
+        # 1. Access your Kong Manager instance.
+        b.open(self.gui_url + "/")
+        b.wait_h1("Overview")
+        b.screenshot("overview")
+        # 2. Go to Upstreams.
+        b.nav("Upstreams")
+        b.wait_h1("Upstreams")
+        # 3. Click New Upstream.
+        b.click("New Upstream")
+        b.wait_h1("New Upstream")
+        # 4. Enter example_upstream in the Name field.
+        b.fill("Name", "example_upstream")
+        b.screenshot("upstream-new")
+        # 5. Scroll down and click Create.
+        b.click("Create")
+        # 6. On the Upstreams page, find the new upstream and click View.
+        b.wait_h1("Upstreams")
+        row = b.row("example_upstream")
+        b.screenshot("upstreams")
+        b.click("View", within=row)
+        b.wait_h1("Upstream example_upstream")
+        # 7-9. Scroll down, click New Target, httpbin.org port 80, Create; again for mockbin.org.
+        for host in ("httpbin.org", "mockbin.org"):
+            b.click("New Target")
+            b.wait_h1("New Target")
+            b.fill("Target", host)
+            b.fill("Port", "80")
+            b.click("Create")
+            b.wait_h1("Upstream example_upstream")
+            b.row(host + ":80")
+        b.screenshot("upstream-view")
+        # 10. Open the Services page.
+        b.nav("Services")
+        b.wait_h1("Services")
+        b.screenshot("services")
+        # 11. Find example_service and click Edit.
+        b.click("Edit", within=b.row("example_service"))
+        b.wait_h1("Edit Service example_service")
+        # 12. Change the Host field to example_upstream, then click Update.
+        b.fill("Host", "example_upstream")
+        b.click("Update")
+        b.wait_h1("Service example_service")
+        self.assertEqual(b.d.find_element(By.ID, "service-host").text, "example_upstream")
+
+        # The Admin API has what the tutorial's curl commands would have created.
+        r = self.admin("GET", "/upstreams/example_upstream")
+        self.assertEqual(r.status, 200, r)
+        up = r.json()
+        self.assertEqual(up["algorithm"], "round-robin")
+        r = self.admin("GET", "/upstreams/example_upstream/targets")
+        self.assertEqual(r.status, 200, r)
+        targets = sorted((t["target"], t["weight"]) for t in r.json()["data"])
+        self.assertEqual(targets, [("httpbin.org:80", 100), ("mockbin.org:80", 100)])
+        r = self.admin("GET", "/services/example_service")
+        self.assertEqual(r.json()["host"], "example_upstream")
+
+    def test_2_invalid_upstream_name_shows_field_error(self):
+        b = self.browser
+        bad = "not a valid name!"
+        expected = self.admin("POST", "/upstreams", json_body={"name": bad})
+        self.assertEqual(expected.status, 400, expected)
+        message = expected.json()["fields"]["name"]
+        b.open(self.gui_url + "/#/upstreams/new")
+        b.wait_h1("New Upstream")
+        b.fill("Name", bad)
+        b.click("Create")
+        b.wait(lambda: b.field_error("Name") == message, what="field error %r next to Name" % message)
+        name = b.field("Name")
+        self.assertEqual(name.get_attribute("aria-invalid"), "true")
+        self.assertEqual(b.d.switch_to.active_element.get_attribute("id"), name.get_attribute("id"))
+        self.assertEqual(b.h1(), "New Upstream")  # stayed on the form
+        b.screenshot("upstream-field-error")
+        r = self.admin("GET", "/upstreams")
+        self.assertNotIn(bad, [u["name"] for u in r.json()["data"]])
+
+    def test_3_data_plane_listed(self):
+        b = self.browser
+        b.open(self.gui_url + "/#/data-planes")
+        b.wait_h1("Data planes")
+        # Live refresh: the page updates without a reload once the data plane has connected.
+        b.wait(lambda: b.d.find_elements(By.XPATH, "//main//td//span[normalize-space()='connected']"),
+               timeout=30, what="a connected data plane in the list")
+        r = self.admin("GET", "/clustering/data-planes")
+        self.assertEqual(r.status, 200, r)
+        hostname = r.json()["data"][0]["hostname"]
+        b.row(hostname)
+        b.screenshot("data-planes")
+
+    def test_4_every_page_renders(self):
+        b = self.browser
+        pages = [("", "Overview"), ("services", "Services"), ("routes", "Routes"),
+                 ("upstreams", "Upstreams"), ("consumers", "Consumers"), ("plugins", "Plugins"),
+                 ("certificates", "Certificates"), ("snis", "SNIs"), ("data-planes", "Data planes"),
+                 ("routes/new", "New Route"), ("consumers/new", "New Consumer"),
+                 ("plugins/new", "New Plugin"), ("certificates/new", "New Certificate")]
+        for path, title in pages:
+            b.open(self.gui_url + "/#/" + path)
+            b.wait_h1(title)
+            b.wait(lambda: not b.d.find_elements(By.CSS_SELECTOR, "main .notice.bad"), timeout=3,
+                   what="no error notice on %s" % title)
+            b.screenshot("page-" + (path.replace("/", "-") or "overview"))
+
+
+if __name__ == "__main__":
+    h.main()
