@@ -17,9 +17,15 @@ class ManagerTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.procs = []
+        cls.browser = None
         cls.tmp = h.make_tmpdir("gui-")
-        cls.start_cluster()
-        cls.browser = gui_browser.Browser(cls.tmp)
+        try:
+            cls.start_cluster()
+            cls.browser = gui_browser.Browser(cls.tmp)
+        except BaseException:
+            for p in cls.procs:
+                p.kill()
+            raise
 
     @classmethod
     def start_cluster(cls):
@@ -62,8 +68,9 @@ class ManagerTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.browser.quit()
-        print("\nPortico Manager screenshots: %s" % cls.browser.shots)
+        if cls.browser:
+            cls.browser.quit()
+            print("\nPortico Manager screenshots: %s" % cls.browser.shots)
         errors = []
         for p in reversed(cls.procs):
             try:
@@ -203,6 +210,73 @@ class ManagerTest(unittest.TestCase):
             b.wait(lambda: not b.d.find_elements(By.CSS_SELECTOR, "main .notice.bad"), timeout=3,
                    what="no error notice on %s" % title)
             b.screenshot("page-" + (path.replace("/", "-") or "overview"))
+
+
+class ManagerTokenTest(unittest.TestCase):
+    """admin_token set: the Manager asks for the token, refuses a wrong one, then works with
+    Authorization: Bearer on every request (the CORS preflights need no token)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = h.make_tmpdir("gui-token-")
+        db = h.create_database()
+        env = h.pg_env(db)
+        r = h.run_cmd([h.CP_BIN, "migrations", "bootstrap"], env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        cls.admin_port, gui_port = h.free_port(), h.free_port()
+        env.update({
+            "PORTICO_PREFIX": os.path.join(cls.tmp, "cp"),
+            "PORTICO_ADMIN_LISTEN": "127.0.0.1:%d" % cls.admin_port,
+            "PORTICO_ADMIN_GUI_LISTEN": "127.0.0.1:%d" % gui_port,
+            "PORTICO_ADMIN_TOKEN": "gui-s3cret",
+            "PORTICO_CLUSTER_LISTEN": "127.0.0.1:%d" % h.free_port(),
+            "PORTICO_CLUSTER_CERT": os.path.join(cls.tmp, "cluster.crt"),
+            "PORTICO_CLUSTER_CERT_KEY": os.path.join(cls.tmp, "cluster.key"),
+        })
+        h.run_cmd([h.CP_BIN, "gen-cert", env["PORTICO_CLUSTER_CERT"], env["PORTICO_CLUSTER_CERT_KEY"]])
+        cls.cp = h.Proc([h.CP_BIN], env=env, name="cp")
+        cls.browser = None
+        try:
+            h.wait_port(cls.admin_port)
+            h.wait_port(gui_port)
+            cls.browser = gui_browser.Browser(cls.tmp)
+        except BaseException:
+            cls.cp.kill()
+            raise
+        cls.gui_url = "http://127.0.0.1:%d" % gui_port
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.browser:
+            cls.browser.quit()
+        cls.cp.stop()
+
+    def test_sign_in_and_create(self):
+        b = self.browser
+        b.open(self.gui_url + "/#/upstreams")
+        b.wait(lambda: b.d.find_element(By.ID, "token-dialog").get_attribute("open") is not None,
+               what="the sign-in dialog")
+        self.assertEqual(b.d.switch_to.active_element.get_attribute("id"), "token-input")
+        token = b.d.find_element(By.ID, "token-input")
+        token.send_keys("wrong")
+        b.click("Sign in")
+        b.wait(lambda: b.d.find_element(By.ID, "token-error").text == "That token was refused.",
+               what="the refusal message")
+        b.screenshot("token-refused")
+        token.clear()
+        token.send_keys("gui-s3cret")
+        b.click("Sign in")
+        b.wait_h1("Upstreams")
+        b.click("New Upstream")
+        b.wait_h1("New Upstream")
+        b.fill("Name", "token_upstream")
+        b.click("Create")
+        b.wait_h1("Upstreams")
+        b.row("token_upstream")
+        r = h.request("GET", "http://127.0.0.1:%d/upstreams/token_upstream" % self.admin_port,
+                      headers={"Authorization": "Bearer gui-s3cret"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(b.severe_console_messages(), [])
 
 
 if __name__ == "__main__":

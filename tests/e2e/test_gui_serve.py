@@ -32,8 +32,12 @@ def start_cp(extra_env=None, wait=True):
     env.update(extra_env or {})
     p = h.Proc([h.CP_BIN], env=env, name="cp")
     if wait:
-        h.wait_port(admin_port)
-        h.wait_port(gui_port)
+        try:
+            h.wait_port(admin_port)
+            h.wait_port(gui_port)
+        except AssertionError:
+            p.kill()
+            raise AssertionError("portico-cp did not start:\n" + p.output()[-4000:])
     return p, admin_port, gui_port
 
 

@@ -146,9 +146,9 @@ export function pagedList(path, columns, { size = 25, empty, tagFilter = true, l
     const form = h("form", { class: "toolbar", role: "search",
       onsubmit: (e) => { e.preventDefault(); state.tags = input.value.trim(); state.stack = [];
         state.offset = null; load(); } },
-      h("div", { class: "field" }, h("label", { for: "tag-filter" }, "Filter by tag"), input,
-        h("p", { class: "help", id: "tag-filter-help" }, "Comma = all tags, slash = any tag.")),
-      h("button", { type: "submit", class: "btn" }, "Filter"));
+      h("div", { class: "field" }, h("label", { for: "tag-filter" }, "Filter by tag"),
+        h("div", { class: "inline" }, input, h("button", { type: "submit", class: "btn" }, "Filter")),
+        h("p", { class: "help", id: "tag-filter-help" }, "Comma = all of the tags, slash = any of them. Empty = everything.")));
     filter = form;
   }
   async function load() {
