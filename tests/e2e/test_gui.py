@@ -211,6 +211,104 @@ class ManagerTest(unittest.TestCase):
                    what="no error notice on %s" % title)
             b.screenshot("page-" + (path.replace("/", "-") or "overview"))
 
+    def rows(self):
+        return self.browser.d.find_elements(By.CSS_SELECTOR, "main table tbody tr")
+
+    def test_5_pagination_and_tag_filter(self):
+        for i in range(30):
+            tags = ["bulk", "odd"] if i % 2 else ["bulk"]
+            r = self.admin("POST", "/services", json_body={"name": "bulk-%02d" % i, "host": "b%d.test" % i,
+                                                          "tags": tags})
+            self.assertEqual(r.status, 201, r)
+        total = len(self.admin("GET", "/services?size=1000").json()["data"])
+        b = self.browser
+        b.open(self.gui_url + "/#/services")
+        b.wait_h1("Services")
+        b.wait(lambda: len(self.rows()) == 25, what="a first page of 25 services")
+        first = [r.get_attribute("data-id") for r in self.rows()]
+        b.click("Next")
+        b.wait(lambda: len(self.rows()) == total - 25, what="the second page")
+        second = [r.get_attribute("data-id") for r in self.rows()]
+        self.assertFalse(set(first) & set(second))
+        b.screenshot("services-page-2")
+        b.click("Previous")
+        b.wait(lambda: [r.get_attribute("data-id") for r in self.rows()] == first, what="page 1 again")
+        # Tag filters: "bulk,odd" = both tags (15 services), "odd/nope" = either.
+        b.fill("Filter by tag", "bulk,odd")
+        b.click("Filter")
+        b.wait(lambda: len(self.rows()) == 15, what="15 services tagged bulk and odd")
+        names = sorted(r.find_element(By.CSS_SELECTOR, "td").text for r in self.rows())
+        self.assertEqual(names, ["bulk-%02d" % i for i in range(1, 30, 2)])
+        b.fill("Filter by tag", "nope/odd")
+        b.click("Filter")
+        b.wait(lambda: len(self.rows()) == 15, what="15 services tagged nope or odd")
+        b.fill("Filter by tag", "nope")
+        b.click("Filter")
+        b.wait(lambda: b.d.find_elements(By.XPATH, "//main//p[@class='empty']"), what="an empty list")
+
+    def test_6_live_refresh_of_targets(self):
+        r = self.admin("POST", "/upstreams", json_body={"name": "live_upstream"})
+        self.assertEqual(r.status, 201, r)
+        b = self.browser
+        b.open(self.gui_url + "/#/upstreams/live_upstream")
+        b.wait_h1("Upstream live_upstream")
+        b.wait(lambda: b.d.find_elements(By.XPATH, "//main//p[@class='empty']"), what="no targets")
+        r = self.admin("POST", "/upstreams/live_upstream/targets", json_body={"target": "10.1.2.3:8080"})
+        self.assertEqual(r.status, 201, r)
+        # No reload: the page polls every 3 s.
+        b.wait(lambda: b.d.find_elements(By.XPATH, "//main//td[normalize-space()='10.1.2.3:8080']"),
+               timeout=10, what="the new target to appear without a reload")
+        # Edit and delete it through the UI.
+        b.click("Edit", within=b.row("10.1.2.3:8080"))
+        b.wait_h1("Edit Target 10.1.2.3:8080")
+        b.fill("Weight", "0")
+        b.click("Update")
+        b.wait_h1("Upstream live_upstream")
+        r = self.admin("GET", "/upstreams/live_upstream/targets/10.1.2.3:8080")
+        self.assertEqual(r.json()["weight"], 0)
+        b.click("Delete", within=b.row("10.1.2.3:8080"))
+        b.wait(lambda: b.d.find_element(By.ID, "confirm-dialog").get_attribute("open") is not None,
+               what="the confirmation dialog")
+        b.d.find_element(By.ID, "confirm-ok").click()
+        b.wait(lambda: b.d.find_elements(By.XPATH, "//main//p[@class='empty']"), what="target gone")
+        r = self.admin("GET", "/upstreams/live_upstream/targets")
+        self.assertEqual(r.json()["data"], [])
+
+    def test_7_consumer_key_and_plugins(self):
+        b = self.browser
+        b.open(self.gui_url + "/#/consumers/new")
+        b.wait_h1("New Consumer")
+        b.fill("Username", "alice")
+        b.click("Create")
+        b.wait_h1("Consumer alice")
+        b.fill("Key", "alice-key-123")
+        b.click("Add key")
+        b.row("alice-key-123")
+        r = self.admin("GET", "/consumers/alice/key-auth")
+        self.assertEqual([k["key"] for k in r.json()["data"]], ["alice-key-123"])
+        b.screenshot("consumer-view")
+        # A rate-limiting plugin scoped to a service, through its form.
+        svc = self.admin("POST", "/services", json_body={"name": "rl_service", "host": "rl.test"}).json()
+        b.open(self.gui_url + "/#/plugins/new?service=" + svc["id"])
+        b.wait_h1("New Plugin")
+        from selenium.webdriver.support.ui import Select
+        Select(b.field("Plugin")).select_by_value("rate-limiting")
+        b.wait(lambda: b.field("Per minute"), what="the rate-limiting form")
+        b.click("Create")  # no limit at all: the Admin API's @entity error is shown
+        b.wait(lambda: b.d.find_element(By.CSS_SELECTOR, "main .form-error").text, what="an error summary")
+        b.fill("Per minute", "5")
+        b.click("Create")
+        b.wait_h1("Service rl_service")
+        r = self.admin("GET", "/services/rl_service/plugins")
+        plugins = r.json()["data"]
+        self.assertEqual([p["name"] for p in plugins], ["rate-limiting"])
+        self.assertEqual(plugins[0]["config"]["minute"], 5)
+        self.assertEqual(plugins[0]["config"]["policy"], "local")
+        b.open(self.gui_url + "/#/plugins")
+        b.wait_h1("Plugins")
+        b.row("rate-limiting")
+        b.screenshot("plugins")
+
 
 class ManagerTokenTest(unittest.TestCase):
     """admin_token set: the Manager asks for the token, refuses a wrong one, then works with
