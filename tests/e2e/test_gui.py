@@ -309,6 +309,46 @@ class ManagerTest(unittest.TestCase):
         b.row("rate-limiting")
         b.screenshot("plugins")
 
+    def test_8_route_and_certificate(self):
+        b = self.browser
+        svc = self.admin("POST", "/services", json_body={"name": "route_service", "host": "r.test"}).json()
+        b.open(self.gui_url + "/#/services/" + svc["id"])
+        b.wait_h1("Service route_service")
+        b.click("New Route")
+        b.wait_h1("New Route")
+        b.fill("Name", "mock_route")
+        b.fill("Paths", "/mock, /mock2")
+        b.fill("Methods", "get, post")
+        b.click("Create")
+        b.wait_h1("Service route_service")
+        b.row("mock_route")
+        r = self.admin("GET", "/routes/mock_route")
+        self.assertEqual(r.status, 200, r)
+        route = r.json()
+        self.assertEqual(route["service"]["id"], svc["id"])
+        self.assertEqual(route["paths"], ["/mock", "/mock2"])
+        self.assertEqual(route["methods"], ["GET", "POST"])
+        self.assertEqual(route["protocols"], ["http", "https"])
+
+        # A certificate with an SNI, pasted as PEM; the page reads its expiry from the PEM.
+        crt, key = os.path.join(self.tmp, "site.crt"), os.path.join(self.tmp, "site.key")
+        r = h.run_cmd(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                       "-nodes", "-keyout", key, "-out", crt, "-days", "90", "-subj", "/CN=site.test"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        b.open(self.gui_url + "/#/certificates/new")
+        b.wait_h1("New Certificate")
+        b.fill("Certificate (PEM)", open(crt).read())
+        b.fill("Private key (PEM)", open(key).read())
+        b.fill("SNIs", "site.test")
+        b.click("Create")
+        b.wait(lambda: b.h1().startswith("Certificate "), what="the certificate page")
+        b.row("site.test")
+        self.assertIn("site.test", b.d.find_element(By.CSS_SELECTOR, "main dl").text)
+        self.assertRegex(b.d.find_element(By.CSS_SELECTOR, "main dl").text, r"\((89|90) days\)")
+        r = self.admin("GET", "/snis/site.test")
+        self.assertEqual(r.status, 200, r)
+        b.screenshot("certificate-view")
+
 
 class ManagerTokenTest(unittest.TestCase):
     """admin_token set: the Manager asks for the token, refuses a wrong one, then works with

@@ -48,7 +48,7 @@ export function pemInfo(pem) {
     }
     const d = new Date(iso);
     if (!isNaN(d.getTime())) out.notAfter = d;
-    for (const rdn of children(f[5])) {
+    for (const rdn of children(f[4])) { // subject
       for (const atv of children(rdn)) {
         const [oid, val] = children(atv);
         const o = Array.from(b.slice(oid.start, oid.end)).join(".");
