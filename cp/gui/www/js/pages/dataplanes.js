@@ -30,9 +30,15 @@ function syncBadge(s) {
 export async function list(view, params, query, ctx) {
   const box = h("div", { id: "data-planes" });
   const status = h("p", { class: "live", id: "dp-refresh" });
+  let shown = null;
   async function load() {
     try {
       const { data } = await listAll("/clustering/data-planes", 1000);
+      const sig = JSON.stringify(data.map((d) => Object.assign({}, d, { last_seen: fmtAgo(d.last_seen) })));
+      status.textContent = data.filter(isConnected).length + " of " + data.length + " connected · refreshed " +
+        new Date().toLocaleTimeString() + " (every 3 s)";
+      if (sig === shown) return;
+      shown = sig;
       data.sort((a, b) => String(a.hostname).localeCompare(String(b.hostname)) || String(a.id).localeCompare(String(b.id)));
       const columns = [
         { label: "Hostname", render: (d) => h("strong", {}, dash(d.hostname)) },
@@ -48,9 +54,8 @@ export async function list(view, params, query, ctx) {
         { label: "Last seen", render: (d) => h("span", { title: fmtTime(d.last_seen) }, fmtAgo(d.last_seen)) },
       ];
       box.replaceChildren(table(columns, data, { empty: "No data plane has connected to this cluster yet." }));
-      status.textContent = data.filter(isConnected).length + " of " + data.length + " connected · refreshed " +
-        new Date().toLocaleTimeString() + " (every 3 s)";
     } catch (e) {
+      shown = null;
       box.replaceChildren(errorNotice(e));
     }
   }

@@ -41,6 +41,7 @@ export async function show(view, params, query, ctx) {
   const cluster = h("div", { class: "cards", id: "cluster" });
   const node = h("section", { class: "panel", "aria-label": "Control plane" });
   const status = h("p", { class: "live" });
+  let shown = null;
 
   async function load() {
     const [counts, root, st, dps] = await Promise.all([
@@ -50,6 +51,12 @@ export async function show(view, params, query, ctx) {
       listAll("/clustering/data-planes", 1000).then((r) => r.data).catch(() => null),
     ]);
     if (!ctx.current()) return;
+    status.textContent = "Refreshed " + new Date().toLocaleTimeString() + " (every 5 s).";
+    // Re-render only on change, so keyboard focus on a card survives the refresh.
+    const sig = JSON.stringify([counts, root.error ? String(root.error.message) : root, st,
+      (dps || []).map((d) => [d.id, isConnected(d), d.config_hash, d.applied_revision])]);
+    if (sig === shown) return;
+    shown = sig;
     cards.replaceChildren(...ENTITIES.map(([label, , href], i) =>
       h("a", { class: "card", href }, h("span", { class: "num" }, counts[i]), h("span", { class: "label" }, label))));
     const list = dps || [];
@@ -73,7 +80,6 @@ export async function show(view, params, query, ctx) {
         h("dt", {}, "Node ID"), h("dd", { class: "mono" }, String(root.node_id || "—")),
         h("dt", {}, "Database"), h("dd", {}, db)));
     }
-    status.textContent = "Refreshed " + new Date().toLocaleTimeString() + " (every 5 s).";
   }
   view.append(pageHead("Overview"), status,
     h("h2", {}, "Configuration"), cards,
