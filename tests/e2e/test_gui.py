@@ -210,6 +210,25 @@ class ManagerTest(unittest.TestCase):
             b.wait(lambda: not b.d.find_elements(By.CSS_SELECTOR, "main .notice.bad"), timeout=3,
                    what="no error notice on %s" % title)
             b.screenshot("page-" + (path.replace("/", "-") or "overview"))
+            # Accessibility basics: one h1, every control labelled, the current section marked.
+            self.assertEqual(len(b.d.find_elements(By.TAG_NAME, "h1")), 1, title)
+            unlabelled = b.d.execute_script(
+                "return [...document.querySelectorAll('main input, main select, main textarea')]"
+                ".filter(e => !e.labels.length && !e.getAttribute('aria-label')).map(e => e.name || e.id)")
+            self.assertEqual(unlabelled, [], title)
+            self.assertEqual(len(b.d.find_elements(By.CSS_SELECTOR, "nav [aria-current='page']")), 1, title)
+        # Keyboard: navigation moves focus to the new heading; from the top of the document the
+        # first Tab reaches the skip link, and Enter on it moves focus to the heading again.
+        from selenium.webdriver.common.keys import Keys
+        b.open(self.gui_url + "/#/upstreams")
+        b.wait_h1("Upstreams")
+        b.wait(lambda: b.d.switch_to.active_element.text == "Upstreams", what="focus on the heading")
+        b.d.execute_script("document.body.tabIndex = -1; document.body.focus(); "
+                           "document.body.removeAttribute('tabindex')")
+        b.d.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+        self.assertEqual(b.d.switch_to.active_element.get_attribute("id"), "skip-link")
+        b.d.switch_to.active_element.send_keys(Keys.ENTER)
+        self.assertEqual(b.d.switch_to.active_element.text, "Upstreams")
 
     def rows(self):
         return self.browser.d.find_elements(By.CSS_SELECTOR, "main table tbody tr")
