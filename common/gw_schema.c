@@ -748,7 +748,7 @@ static void fill_record(const struct gw_schema_field *fields,
 {
     FOREACH_FIELD(fields, overrides, f, {
         json_t *cur = json_object_get(obj, f->name);
-        if (f->flags & GW_SF_INPUT_ONLY)
+        if (f->flags & (GW_SF_INPUT_ONLY | GW_SF_OMIT_ABSENT))
             continue;
         if (cur == NULL) {
             if (f->def != NULL) {
@@ -1285,6 +1285,8 @@ static json_t *describe_field(const struct gw_schema_field *f)
         json_object_set_new(d, "unique", json_true());
     if (f->flags & GW_SF_TIMESTAMP)
         json_object_set_new(d, "timestamp", json_true());
+    if (f->flags & GW_SF_MUST_NULL)
+        json_object_set_new(d, "eq", json_null());
     if (f->def != NULL) {
         json_t *def = parse_default(f->def);
         if (def != NULL)
@@ -1332,7 +1334,7 @@ static json_t *describe_fields(const struct gw_schema_field *fields,
 {
     json_t *arr = json_array();
     FOREACH_FIELD(fields, overrides, f, {
-        if (f->flags & GW_SF_INPUT_ONLY)
+        if (f->flags & (GW_SF_INPUT_ONLY | GW_SF_OMIT_ABSENT))
             continue;
         json_t *one = json_object();
         json_object_set_new(one, f->name, describe_field(f));
@@ -1356,6 +1358,7 @@ json_t *gw_schema_describe_plugin(const char *plugin)
     if (p == NULL)
         return NULL;
     json_t *d = json_object();
-    json_object_set_new(d, "fields", describe_fields(gw_schema_plugins.fields, p->overrides));
+    /* Kong describes a plugin by its own schema: the fields it (re)defines, config included */
+    json_object_set_new(d, "fields", describe_fields(p->overrides, NULL));
     return d;
 }

@@ -27,18 +27,19 @@ enum gw_sf_type {
 };
 
 /* Field flags. */
-#define GW_SF_REQUIRED   0x0001u /* null or absent is "required field missing" */
-#define GW_SF_AUTO       0x0002u /* generated: uuid id, timestamps, random key */
-#define GW_SF_UUID       0x0004u /* string must be a UUID */
-#define GW_SF_UNIQUE     0x0008u /* unique column (metadata only) */
-#define GW_SF_TIMESTAMP  0x0010u /* must be > 0 */
-#define GW_SF_BETWEEN    0x0020u /* min..max applies */
-#define GW_SF_GT         0x0040u /* value must be greater than gt */
-#define GW_SF_MUST_NULL  0x0080u /* value must be null (err, or "value must be null") */
-#define GW_SF_NE_TRUE    0x0100u /* value must not be true (err) */
-#define GW_SF_LEN_MIN    0x0200u /* len_min applies (strings default to 1) */
-#define GW_SF_LEN_MAX    0x0400u /* len_max applies */
-#define GW_SF_INPUT_ONLY 0x0800u /* accepted on input, validated, not stored */
+#define GW_SF_REQUIRED    0x0001u /* null or absent is "required field missing" */
+#define GW_SF_AUTO        0x0002u /* generated: uuid id, timestamps, random key */
+#define GW_SF_UUID        0x0004u /* string must be a UUID */
+#define GW_SF_UNIQUE      0x0008u /* unique column (metadata only) */
+#define GW_SF_TIMESTAMP   0x0010u /* must be > 0 */
+#define GW_SF_BETWEEN     0x0020u /* min..max applies */
+#define GW_SF_GT          0x0040u /* value must be greater than gt */
+#define GW_SF_MUST_NULL   0x0080u /* value must be null (err, or "value must be null") */
+#define GW_SF_NE_TRUE     0x0100u /* value must not be true (err) */
+#define GW_SF_LEN_MIN     0x0200u /* len_min applies (strings default to 1) */
+#define GW_SF_LEN_MAX     0x0400u /* len_max applies */
+#define GW_SF_INPUT_ONLY  0x0800u /* accepted on input, validated, not stored */
+#define GW_SF_OMIT_ABSENT 0x1000u /* a DAO option (ttl): kept when given, never defaulted */
 
 /* A custom validator: returns true if value (of the right type) is valid, else writes Kong's
  * message into err. */
@@ -112,6 +113,7 @@ struct gw_schema_plugin {
     const struct gw_schema_field *overrides; /* replaces plugin entity fields: config, ... */
     gw_sf_entity_check_fn check;             /* entity checks on the whole plugin */
 };
+/* Returns the plugin named name (static), or NULL when this build does not support it. */
 const struct gw_schema_plugin *gw_schema_plugin_find(const char *name);
 
 /* ---- shared helpers (gw_schema.c) ---- */
@@ -155,14 +157,24 @@ void gw_sf_distinct(const json_t *e, json_t *errors, const char *a, const char *
 
 /* ---- shared validators (gw_schema_validators.c) ---- */
 
-/* Kong's utils.normalize_ip: parses "host", "host:port", "1.2.3.4[:port]", "[v6][:port]", "v6".
- * kind: 0 name, 1 ipv4, 2 ipv6. host receives the host (IPv6 expanded, without brackets). port is
- * -1 when absent. Returns NULL on success or a static/err message. */
+enum gw_sf_host_kind {
+    GW_SF_HOST_NAME = 0,
+    GW_SF_HOST_IPV4,
+    GW_SF_HOST_IPV6,
+    GW_SF_HOST_KIND_COUNT_ /* keep last */
+};
+
+/* Result of gw_sf_normalize_ip: the kind, the host (IPv6 fully expanded, without brackets) and
+ * the port (-1 when absent). */
 struct gw_sf_host {
-    int kind;
+    enum gw_sf_host_kind kind;
     char host[256];
     long port;
 };
+
+/* Kong's utils.normalize_ip: parses "host", "host:port", "1.2.3.4[:port]", "[v6][:port]" and
+ * "v6" into *out. Returns true, or false with Kong's reason in err ("invalid hostname: x",
+ * "invalid ipv4 address: x", "invalid ipv6 address: x", "invalid port number"). */
 bool gw_sf_normalize_ip(const char *s, struct gw_sf_host *out, char *err, size_t errlen);
 
 bool gw_sf_check_host(const json_t *v, char *err, size_t errlen);

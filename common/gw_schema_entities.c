@@ -812,7 +812,7 @@ static enum gw_err target_finish(json_t *e, enum gw_schema_op op)
     if (!gw_sf_normalize_ip(json_string_value(t), &h, err, sizeof(err)))
         return GW_OK; /* validation reports it */
     long port = h.port >= 0 ? h.port : 8000;
-    if (h.kind == 2)
+    if (h.kind == GW_SF_HOST_IPV6)
         snprintf(out, sizeof(out), "[%s]:%ld", h.host, port);
     else
         snprintf(out, sizeof(out), "%s:%ld", h.host, port);
@@ -939,7 +939,11 @@ static const struct gw_schema_field keyauth_fields[] = {
     F_FOREIGN("consumer", "consumers", GW_SF_REQUIRED),
     {.name = "key", .type = GW_SF_STRING, .flags = GW_SF_UNIQUE | GW_SF_AUTO},
     F_TAGS,
-    {.name = "ttl", .type = GW_SF_INTEGER, .flags = GW_SF_INPUT_ONLY},
+    {.name = "ttl",
+     .type = GW_SF_INTEGER,
+     .flags = GW_SF_OMIT_ABSENT | GW_SF_BETWEEN,
+     .min = 0,
+     .max = 100000000},
     F_END,
 };
 

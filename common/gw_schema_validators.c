@@ -15,8 +15,6 @@
 
 #include "gw_schema_def.h"
 
-enum { HOST_NAME = 0, HOST_IPV4, HOST_IPV6 };
-
 static bool all_digits(const char *s, size_t n)
 {
     if (n == 0)
@@ -72,7 +70,7 @@ static bool normalize_ipv6(const char *s, struct gw_sf_host *out, char *err, siz
         snprintf(err, errlen, "invalid port number");
         return false;
     }
-    out->kind = HOST_IPV6;
+    out->kind = GW_SF_HOST_IPV6;
     snprintf(out->host, sizeof(out->host),
              "%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x", bin[0],
              bin[1], bin[2], bin[3], bin[4], bin[5], bin[6], bin[7], bin[8], bin[9], bin[10],
@@ -86,7 +84,6 @@ bad:
 static bool normalize_ipv4(const char *s, struct gw_sf_host *out, char *err, size_t errlen)
 {
     unsigned oct[4];
-    size_t i = 0;
     const char *p = s;
     out->port = -1;
     for (int k = 0; k < 4; k++) {
@@ -106,7 +103,6 @@ static bool normalize_ipv4(const char *s, struct gw_sf_host *out, char *err, siz
             p++;
         }
     }
-    (void)i;
     if (*p == ':') {
         if (!parse_port(p + 1, strlen(p + 1), &out->port))
             goto bad;
@@ -120,7 +116,7 @@ static bool normalize_ipv4(const char *s, struct gw_sf_host *out, char *err, siz
         snprintf(err, errlen, "invalid port number");
         return false;
     }
-    out->kind = HOST_IPV4;
+    out->kind = GW_SF_HOST_IPV4;
     snprintf(out->host, sizeof(out->host), "%u.%u.%u.%u", oct[0], oct[1], oct[2], oct[3]);
     return true;
 bad:
@@ -161,7 +157,7 @@ static bool check_hostname(const char *s, struct gw_sf_host *out, char *err, siz
     }
     memcpy(out->host, s, namelen);
     out->host[namelen] = '\0';
-    out->kind = HOST_NAME;
+    out->kind = GW_SF_HOST_NAME;
     return true;
 bad:
     snprintf(err, errlen, "invalid hostname: %s", s);
@@ -221,7 +217,7 @@ static bool sni_check(const char *s, const char *shown, char *err, size_t errlen
             snprintf(err, errlen, "invalid value: %s", shown);
         return false;
     }
-    if (h.kind != HOST_NAME) {
+    if (h.kind != GW_SF_HOST_NAME) {
         snprintf(err, errlen, "must not be an IP");
         return false;
     }
@@ -613,7 +609,7 @@ bool gw_sf_check_upstream_name(const json_t *v, char *err, size_t errlen)
         snprintf(err, errlen, "Invalid name ('%s'); must be a valid hostname", s);
         return false;
     }
-    if (h.kind != HOST_NAME) {
+    if (h.kind != GW_SF_HOST_NAME) {
         snprintf(err, errlen, "Invalid name ('%s'); no ip addresses allowed", s);
         return false;
     }

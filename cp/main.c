@@ -7,10 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "admin/cp_admin.h"
 #include "cp_conf.h"
 #include "cp_gui.h"
 #include "gw_cli.h"
 #include "gw_log.h"
+#include "store/cp_migrations.h"
+#include "store/cp_store.h"
 
 static void usage(FILE *out)
 {
@@ -31,36 +34,69 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
+/* Runs the control plane until SIGTERM/SIGINT: the Admin API (and, beside it, the cluster
+ * server) on one event loop. Returns the exit status. */
 static int run(struct gw_conf *conf)
 {
+    int rc = 1;
+    struct event_base *base = NULL;
+    struct event *sigterm = NULL, *sigint = NULL;
+    struct cp_store *store = NULL;
+    struct cp_admin *admin = NULL;
+    char msg[512];
+
     const char *prefix = gw_conf_str(conf, "prefix");
     if (gw_mkdir_p(prefix) != GW_OK) {
         GW_LOG_ERRNO(GW_LOG_CRIT, errno, "cannot create prefix directory prefix=%s", prefix);
         return 1;
     }
-    struct event_base *base = event_base_new();
+    store = cp_store_create(conf);
+    if (!store)
+        goto out;
+    if (cp_migrations_check(store, msg, sizeof(msg)) != GW_OK) {
+        GW_LOG(GW_LOG_CRIT, "cannot start: %s", msg);
+        fprintf(stderr, "portico-cp: %s\n", msg);
+        goto out;
+    }
+    base = event_base_new();
     if (!base) {
         GW_LOG(GW_LOG_CRIT, "cannot create event loop");
-        return 1;
+        goto out;
     }
-    struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-    struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
-    evsignal_add(sigterm, NULL);
-    evsignal_add(sigint, NULL);
-    if (cp_gui_start(base, conf) != GW_OK) {
-        event_free(sigterm);
-        event_free(sigint);
-        event_base_free(base);
-        return 1;
-    }
+    sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    sigint = evsignal_new(base, SIGINT, on_signal, base);
+    if (!sigterm || !sigint || evsignal_add(sigterm, NULL) != 0 || evsignal_add(sigint, NULL) != 0)
+        goto out;
+    if (cp_admin_start(base, conf, store, &admin) != GW_OK)
+        goto out;
+    if (cp_gui_start(base, conf) != GW_OK)
+        goto out;
     GW_LOG(GW_LOG_NOTICE, "control plane started version=%s", PORTICO_VERSION);
     event_base_dispatch(base);
+    rc = 0;
+out:
     cp_gui_stop();
-    event_free(sigterm);
-    event_free(sigint);
-    event_base_free(base);
+    cp_admin_stop(admin);
+    if (sigterm)
+        event_free(sigterm);
+    if (sigint)
+        event_free(sigint);
+    if (base)
+        event_base_free(base);
+    cp_store_destroy(store);
     GW_LOG(GW_LOG_NOTICE, "control plane stopped");
-    return 0;
+    return rc;
+}
+
+/* portico-cp migrations ...: prints to stdout; returns the exit status. */
+static int migrations(struct gw_conf *conf, int argc, char **argv)
+{
+    struct cp_store *store = cp_store_create(conf);
+    if (!store)
+        return 1;
+    int rc = cp_migrations_command(store, argc, argv, stdout);
+    cp_store_destroy(store);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -90,7 +126,9 @@ int main(int argc, char **argv)
         return 0;
     }
     int rc;
-    if (cli.argc > 0) {
+    if (cli.argc > 0 && strcmp(cli.argv[0], "migrations") == 0) {
+        rc = migrations(&conf, cli.argc - 1, cli.argv + 1);
+    } else if (cli.argc > 0) {
         fprintf(stderr, "portico-cp: unknown command '%s' (see --help)\n", cli.argv[0]);
         rc = 2;
     } else {

@@ -305,3 +305,136 @@ def main():
     """Entry point for a test file: runs unittest with verbose output; exit code 0 only if every
     test passed."""
     unittest.main(verbosity=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Control plane (Admin API) helpers
+
+class ControlPlane:
+    """A portico-cp with its own database (bootstrapped with `migrations bootstrap`), its own
+    prefix directory, a self-signed cluster certificate (cluster_cert/cluster_key, usable as
+    the shared-mode certificate of data planes), no admin GUI listener, and free ports. start() waits until the Admin API answers GET /status.
+    env entries (PORTICO_*) override the defaults; admin(...) sends one request to the Admin API."""
+
+    def __init__(self, db=None, env=None, bootstrap=True, start=True, name="portico-cp"):
+        self.db = db or create_database()
+        self.prefix = make_tmpdir("cp-")
+        self.admin_port = free_port()
+        self.cluster_port = free_port()
+        self.name = name
+        self.cluster_cert = os.path.join(self.prefix, "cluster.crt")
+        self.cluster_key = os.path.join(self.prefix, "cluster.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3", "-subj",
+                        "/CN=portico-cluster", "-keyout", self.cluster_key, "-out",
+                        self.cluster_cert], check=True, capture_output=True, timeout=60)
+        self.env = pg_env(self.db)
+        self.env.update({"PORTICO_PREFIX": self.prefix,
+                         "PORTICO_ADMIN_LISTEN": "127.0.0.1:%d" % self.admin_port,
+                         "PORTICO_ADMIN_GUI_LISTEN": "off",
+                         "PORTICO_CLUSTER_LISTEN": "127.0.0.1:%d" % self.cluster_port,
+                         "PORTICO_CLUSTER_CERT": self.cluster_cert,
+                         "PORTICO_CLUSTER_CERT_KEY": self.cluster_key,
+                         "PORTICO_LOG_LEVEL": "info"})
+        self.env.update(env or {})
+        self.proc = None
+        self.scheme = "http"
+        if bootstrap:
+            r = self.migrations("bootstrap")
+            if r.returncode != 0:
+                raise AssertionError("migrations bootstrap failed: %s%s" % (r.stdout, r.stderr))
+        if start:
+            self.start()
+
+    @property
+    def admin_url(self):
+        return "%s://127.0.0.1:%d" % (self.scheme, self.admin_port)
+
+    def migrations(self, *args):
+        """Runs `portico-cp migrations ARGS...`; returns the CompletedProcess."""
+        return run_cmd([CP_BIN, "migrations"] + list(args), env=self.env)
+
+    def start(self, timeout=20):
+        self.proc = Proc([CP_BIN], env=self.env, name=self.name)
+
+        def ready():
+            if not self.proc.alive():
+                raise AssertionError("%s exited early:\n%s" % (self.name, self.proc.output()[-4000:]))
+            try:
+                headers = {}
+                token = self.env.get("PORTICO_ADMIN_TOKEN")
+                if token:
+                    headers["Authorization"] = "Bearer " + token
+                return request("GET", self.admin_url + "/status", headers=headers,
+                               timeout=2).status == 200
+            except OSError:
+                return False
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ready():
+                return self
+            time.sleep(0.05)
+        raise AssertionError("%s did not answer on %s:\n%s" % (self.name, self.admin_url,
+                                                              self.proc.output()[-4000:]))
+
+    def stop(self, **kw):
+        if self.proc:
+            rc = self.proc.stop(**kw)
+            self.proc = None
+            return rc
+        return 0
+
+    def admin(self, method, path, **kw):
+        """One Admin API request (see request() for json_body=, form=, body=, headers=)."""
+        return request(method, self.admin_url + path, **kw)
+
+
+class TempPostgres:
+    """A second, private PostgreSQL cluster (initdb + pg_ctl as the postgres user) that a test
+    may stop and start without disturbing the shared one. Needs root (like tests/run)."""
+
+    def __init__(self):
+        self.bin = os.environ.get("PORTICO_TEST_PG_BIN") or sorted(
+            d for d in (os.path.join("/usr/lib/postgresql", v, "bin")
+                        for v in os.listdir("/usr/lib/postgresql")) if os.path.isdir(d))[-1]
+        self.dir = make_tmpdir("pg-")
+        self.port = free_port()
+        subprocess.run(["chown", "postgres:", self.dir], check=True)
+        os.chmod(self.dir, 0o700)
+        self._pg(["initdb", "-D", self.dir + "/data", "-A", "trust", "-U", "postgres",
+                  "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"])
+        self.start()
+
+    def _pg(self, args):
+        out = subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(self.bin, args[0])]
+                             + args[1:], capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise RuntimeError("%s failed: %s%s" % (args[0], out.stdout, out.stderr))
+
+    def start(self):
+        self._pg(["pg_ctl", "-D", self.dir + "/data", "-l", self.dir + "/server.log", "-w",
+                  "-t", "30", "-o", "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off"
+                  % (self.port, self.dir), "start"])
+
+    def stop(self):
+        self._pg(["pg_ctl", "-D", self.dir + "/data", "-m", "fast", "-w", "stop"])
+
+    def destroy(self):
+        try:
+            self.stop()
+        except RuntimeError:
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def create_database(self):
+        name = "t_" + uuid.uuid4().hex[:16]
+        out = subprocess.run(["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(self.port), "-U",
+                              "postgres", "-d", "postgres", "-c", "CREATE DATABASE %s" % name],
+                             capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise RuntimeError("psql failed: %s" % out.stderr)
+        return name
+
+    def env(self, db):
+        return {"PORTICO_PG_HOST": "127.0.0.1", "PORTICO_PG_PORT": str(self.port),
+                "PORTICO_PG_USER": "postgres", "PORTICO_PG_DATABASE": db}

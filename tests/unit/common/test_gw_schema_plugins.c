@@ -220,11 +220,12 @@ static void keyauth_credentials(void **state)
     assert_int_equal(strlen(key), 32);
     for (const char *c = key; *c; c++)
         assert_true(isxdigit((unsigned char)*c) && !isupper((unsigned char)*c));
-    assert_null(json_object_get(k, "ttl"));
+    assert_int_equal(json_integer_value(json_object_get(k, "ttl")), 10);
     assert_null(json_object_get(k, "updated_at"));
     json_t *k2 =
         sch_ok("keyauth_credentials", GW_SCHEMA_INSERT, "{\"consumer\":" CONSUMER_ID "}", NULL);
     assert_string_not_equal(key, json_string_value(json_object_get(k2, "key")));
+    assert_null(json_object_get(k2, "ttl")); /* never defaulted */
     json_decref(k2);
     /* PATCH keeps the key */
     json_t *p = sch_ok("keyauth_credentials", GW_SCHEMA_UPDATE, "{\"tags\":[\"t\"]}", k);
@@ -236,6 +237,8 @@ static void keyauth_credentials(void **state)
     strip_auto(k);
     assert_json(k, "{\"consumer\":" CONSUMER_ID ",\"key\":\"secret\",\"tags\":null}");
     json_decref(k);
+    expect_error("keyauth_credentials", "{\"consumer\":" CONSUMER_ID ",\"ttl\":-1}",
+                 "{\"ttl\":\"value should be between 0 and 100000000\"}", NULL);
     expect_error("keyauth_credentials", "{\"key\":\"x\"}",
                  "{\"consumer\":\"required field missing\"}", NULL);
     expect_error("keyauth_credentials", "{\"consumer\":" CONSUMER_ID ",\"key\":\"\"}",
@@ -303,6 +306,11 @@ static void describe(void **state)
     assert_json(describe_find(json_object_get(cfg, "fields"), "policy"),
                 "{\"type\":\"string\",\"default\":\"local\",\"len_min\":0,\"one_of\":"
                 "[\"local\",\"cluster\",\"redis\"]}");
+    assert_null(describe_find(fields, "name"));
+    json_decref(d);
+    d = gw_schema_describe_plugin("key-auth");
+    assert_json(describe_find(json_object_get(d, "fields"), "consumer"),
+                "{\"type\":\"foreign\",\"reference\":\"consumers\",\"eq\":null}");
     json_decref(d);
     assert_null(gw_schema_describe_plugin("nope"));
     assert_null(gw_schema_describe(NULL));
