@@ -5,9 +5,20 @@
 import os
 import shutil
 import sys
+import tempfile
 import time
 
 DEBIAN_PYTHON = "/usr/bin/python3"
+
+
+def artifacts_dir(name):
+    """A fresh directory for a test's artifacts (screenshots) that outlives the test run:
+    <build dir>/test-artifacts/<name>."""
+    build = os.environ.get("PORTICO_BIN_DIR") or tempfile.gettempdir()
+    d = os.path.join(build, "test-artifacts", name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    return d
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
@@ -47,11 +58,12 @@ def _xq(s):
 
 
 class Browser:
-    """One headless Chromium with a fresh profile under tmpdir. Screenshots go to tmpdir/shots."""
+    """One headless Chromium with a fresh profile under tmpdir. Screenshots go to shots (default
+    tmpdir/shots)."""
 
-    def __init__(self, tmpdir, width=1366, height=900):
+    def __init__(self, tmpdir, width=1366, height=900, shots=None):
         self.tmpdir = tmpdir
-        self.shots = os.path.join(tmpdir, "shots")
+        self.shots = shots or os.path.join(tmpdir, "shots")
         os.makedirs(self.shots, exist_ok=True)
         opts = webdriver.ChromeOptions()
         opts.binary_location = CHROMIUM

@@ -2,7 +2,7 @@
 # python3-selenium) against a real cluster: PostgreSQL, portico-cp (Admin API + Portico Manager)
 # and one portico-dp. Follows the seed tutorial's Kong Manager steps literally, checks the result
 # through the Admin API, shows a field error from the Admin API next to its field, lists the
-# data plane, and saves a screenshot of every page (in the test's temp dir, printed at the end).
+# data plane, and saves a screenshot of every page in <build dir>/test-artifacts/test_gui/.
 # SPDX-License-Identifier: Apache-2.0
 import os
 import unittest
@@ -21,7 +21,7 @@ class ManagerTest(unittest.TestCase):
         cls.tmp = h.make_tmpdir("gui-")
         try:
             cls.start_cluster()
-            cls.browser = gui_browser.Browser(cls.tmp)
+            cls.browser = gui_browser.Browser(cls.tmp, shots=gui_browser.artifacts_dir("test_gui"))
         except BaseException:
             for p in cls.procs:
                 p.kill()
@@ -29,42 +29,27 @@ class ManagerTest(unittest.TestCase):
 
     @classmethod
     def start_cluster(cls):
-        d = cls.tmp
-        cls.cert = os.path.join(d, "cluster.crt")
-        cls.key = os.path.join(d, "cluster.key")
-        r = h.run_cmd([h.CP_BIN, "gen-cert", cls.cert, cls.key])
-        assert r.returncode == 0, r.stdout + r.stderr
-        db = h.create_database()
-        env = h.pg_env(db)
-        r = h.run_cmd([h.CP_BIN, "migrations", "bootstrap"], env=env)
-        assert r.returncode == 0, r.stdout + r.stderr
-        cls.admin_port = h.free_port()
         cls.gui_port = h.free_port()
-        cls.cluster_port = h.free_port()
-        env.update({
-            "PORTICO_PREFIX": os.path.join(d, "cp"),
-            "PORTICO_ADMIN_LISTEN": "127.0.0.1:%d" % cls.admin_port,
-            "PORTICO_ADMIN_GUI_LISTEN": "127.0.0.1:%d" % cls.gui_port,
-            "PORTICO_CLUSTER_LISTEN": "127.0.0.1:%d" % cls.cluster_port,
-            "PORTICO_CLUSTER_CERT": cls.cert,
-            "PORTICO_CLUSTER_CERT_KEY": cls.key,
-        })
-        cls.cp = h.Proc([h.CP_BIN], env=env, name="cp")
-        cls.procs.append(cls.cp)
-        h.wait_port(cls.admin_port)
+        cp = h.ControlPlane(env={"PORTICO_ADMIN_GUI_LISTEN": "127.0.0.1:%d" % cls.gui_port},
+                            start=False)
+        try:
+            cp.start()
+        finally:
+            if cp.proc:
+                cls.procs.append(cp.proc)
         h.wait_port(cls.gui_port)
         cls.dp = h.Proc([h.DP_BIN], name="dp", env={
-            "PORTICO_PREFIX": os.path.join(d, "dp"),
+            "PORTICO_PREFIX": os.path.join(cls.tmp, "dp"),
             "PORTICO_PROXY_LISTEN": "127.0.0.1:%d" % h.free_port(),
             "PORTICO_STATUS_LISTEN": "127.0.0.1:%d" % h.free_port(),
-            "PORTICO_CLUSTER_CONTROL_PLANE": "127.0.0.1:%d" % cls.cluster_port,
-            "PORTICO_CLUSTER_CERT": cls.cert,
-            "PORTICO_CLUSTER_CERT_KEY": cls.key,
+            "PORTICO_CLUSTER_CONTROL_PLANE": "127.0.0.1:%d" % cp.cluster_port,
+            "PORTICO_CLUSTER_CERT": cp.cluster_cert,
+            "PORTICO_CLUSTER_CERT_KEY": cp.cluster_key,
             "PORTICO_WORKER_THREADS": "1",
         })
         cls.procs.append(cls.dp)
         cls.gui_url = "http://127.0.0.1:%d" % cls.gui_port
-        cls.admin_url = "http://127.0.0.1:%d" % cls.admin_port
+        cls.admin_url = cp.admin_url
 
     @classmethod
     def tearDownClass(cls):
@@ -356,8 +341,10 @@ class ManagerTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         b.open(self.gui_url + "/#/certificates/new")
         b.wait_h1("New Certificate")
-        b.fill("Certificate (PEM)", open(crt).read())
-        b.fill("Private key (PEM)", open(key).read())
+        with open(crt) as f:
+            b.fill("Certificate (PEM)", f.read())
+        with open(key) as f:
+            b.fill("Private key (PEM)", f.read())
         b.fill("SNIs", "site.test")
         b.click("Create")
         b.wait(lambda: b.h1().startswith("Certificate "), what="the certificate page")
@@ -376,25 +363,13 @@ class ManagerTokenTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = h.make_tmpdir("gui-token-")
-        db = h.create_database()
-        env = h.pg_env(db)
-        r = h.run_cmd([h.CP_BIN, "migrations", "bootstrap"], env=env)
-        assert r.returncode == 0, r.stdout + r.stderr
-        cls.admin_port, gui_port = h.free_port(), h.free_port()
-        env.update({
-            "PORTICO_PREFIX": os.path.join(cls.tmp, "cp"),
-            "PORTICO_ADMIN_LISTEN": "127.0.0.1:%d" % cls.admin_port,
-            "PORTICO_ADMIN_GUI_LISTEN": "127.0.0.1:%d" % gui_port,
-            "PORTICO_ADMIN_TOKEN": "gui-s3cret",
-            "PORTICO_CLUSTER_LISTEN": "127.0.0.1:%d" % h.free_port(),
-            "PORTICO_CLUSTER_CERT": os.path.join(cls.tmp, "cluster.crt"),
-            "PORTICO_CLUSTER_CERT_KEY": os.path.join(cls.tmp, "cluster.key"),
-        })
-        h.run_cmd([h.CP_BIN, "gen-cert", env["PORTICO_CLUSTER_CERT"], env["PORTICO_CLUSTER_CERT_KEY"]])
-        cls.cp = h.Proc([h.CP_BIN], env=env, name="cp")
+        gui_port = h.free_port()
+        cls.cpx = h.ControlPlane(env={"PORTICO_ADMIN_GUI_LISTEN": "127.0.0.1:%d" % gui_port,
+                                      "PORTICO_ADMIN_TOKEN": "gui-s3cret"})
+        cls.cp = cls.cpx.proc
+        cls.admin_port = cls.cpx.admin_port
         cls.browser = None
         try:
-            h.wait_port(cls.admin_port)
             h.wait_port(gui_port)
             cls.browser = gui_browser.Browser(cls.tmp)
         except BaseException:

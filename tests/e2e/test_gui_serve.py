@@ -12,33 +12,21 @@ import harness as h
 
 
 def start_cp(extra_env=None, wait=True):
-    """Starts portico-cp on its own database and free ports. Returns (proc, admin_port,
-    gui_port)."""
-    d = h.make_tmpdir("gui-serve-")
-    db = h.create_database()
-    env = h.pg_env(db)
-    r = h.run_cmd([h.CP_BIN, "migrations", "bootstrap"], env=env)
-    assert r.returncode == 0, r.stdout + r.stderr
-    admin_port, gui_port = h.free_port(), h.free_port()
-    env.update({
-        "PORTICO_PREFIX": os.path.join(d, "cp"),
-        "PORTICO_ADMIN_LISTEN": "127.0.0.1:%d" % admin_port,
-        "PORTICO_ADMIN_GUI_LISTEN": "127.0.0.1:%d" % gui_port,
-        "PORTICO_CLUSTER_LISTEN": "127.0.0.1:%d" % h.free_port(),
-        "PORTICO_CLUSTER_CERT": os.path.join(d, "cluster.crt"),
-        "PORTICO_CLUSTER_CERT_KEY": os.path.join(d, "cluster.key"),
-    })
-    h.run_cmd([h.CP_BIN, "gen-cert", env["PORTICO_CLUSTER_CERT"], env["PORTICO_CLUSTER_CERT_KEY"]])
+    """Starts portico-cp (harness.ControlPlane: own database, free ports) with Portico Manager on
+    a free port. Returns (proc, admin_port, gui_port); proc is a harness.Proc."""
+    gui_port = h.free_port()
+    env = {"PORTICO_ADMIN_GUI_LISTEN": "127.0.0.1:%d" % gui_port}
     env.update(extra_env or {})
-    p = h.Proc([h.CP_BIN], env=env, name="cp")
-    if wait:
-        try:
-            h.wait_port(admin_port)
-            h.wait_port(gui_port)
-        except AssertionError:
-            p.kill()
-            raise AssertionError("portico-cp did not start:\n" + p.output()[-4000:])
-    return p, admin_port, gui_port
+    cp = h.ControlPlane(env=env, start=False)
+    if not wait:
+        return h.Proc([h.CP_BIN], env=cp.env, name="cp"), cp.admin_port, gui_port
+    cp.start()
+    try:
+        h.wait_port(gui_port)
+    except AssertionError:
+        cp.proc.kill()
+        raise
+    return cp.proc, cp.admin_port, gui_port
 
 
 class ServeTest(unittest.TestCase):
