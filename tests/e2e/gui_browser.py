@@ -170,6 +170,8 @@ class Browser:
     def screenshot(self, name):
         path = os.path.join(self.shots, "%s.png" % name)
         try:
+            # Notifications fade after a few seconds; keep them out of the pictures.
+            self.d.execute_script("var t = document.getElementById('toasts'); if (t) t.replaceChildren();")
             self.d.save_screenshot(path)
         except WebDriverException:
             return None

@@ -186,7 +186,7 @@ export async function view(view, params, query, ctx) {
     const columns = [
       { label: "Target", render: (t) => h("span", { class: "mono" }, t.target) },
       { label: "Weight", render: (t) => String(t.weight) + (t.weight === 0 ? " (disabled)" : "") },
-      { label: "Health", render: (t) => (health ? healthCell(health.byTarget.get(t.id) || health.byTarget.get(t.target)) : h("span", { class: "muted" }, "—")) },
+      health ? { label: "Health", render: (t) => healthCell(health.byTarget.get(t.id) || health.byTarget.get(t.target)) } : null,
       { label: "Tags", render: (t) => tagList(t.tags) },
       { label: "Created", render: (t) => fmtTime(t.created_at) },
       { label: "Actions", cls: "actions", render: (t) => [
@@ -194,7 +194,7 @@ export async function view(view, params, query, ctx) {
         deleteButton("target", t.target, base + "/targets/" + t.id, refresh),
       ] },
     ];
-    targetsBox.replaceChildren(table(columns, data, { empty: "No targets yet. Add one with New Target." }));
+    targetsBox.replaceChildren(table(columns.filter(Boolean), data, { empty: "No targets yet. Add one with New Target." }));
   }
 
   async function refresh() {
