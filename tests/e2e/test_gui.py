@@ -189,6 +189,12 @@ class ManagerTest(unittest.TestCase):
                  ("certificates", "Certificates"), ("snis", "SNIs"), ("data-planes", "Data planes"),
                  ("routes/new", "New Route"), ("consumers/new", "New Consumer"),
                  ("plugins/new", "New Plugin"), ("certificates/new", "New Certificate")]
+        # The overview shows the configuration revision the Admin API reports.
+        b.open(self.gui_url + "/#/")
+        b.wait_h1("Overview")
+        rev = str(self.admin("GET", "/status").json()["config_revision"])
+        b.wait(lambda: b.d.find_element(By.ID, "config-revision").text == rev,
+               what="configuration revision %s on the overview" % rev)
         for path, title in pages:
             b.open(self.gui_url + "/#/" + path)
             b.wait_h1(title)

@@ -138,6 +138,15 @@ class ServeTest(unittest.TestCase):
         r = h.request("GET", admin + "/services")
         self.assertEqual(r.header("Access-Control-Allow-Origin"), "*")
 
+    def test_status_reports_config_revision(self):
+        admin = "http://127.0.0.1:%d" % self.admin_port
+        before = h.request("GET", admin + "/status").json()["config_revision"]
+        self.assertIsInstance(before, int)
+        r = h.request("POST", admin + "/consumers", json_body={"username": "rev-check"})
+        self.assertEqual(r.status, 201, r)
+        after = h.request("GET", admin + "/status").json()["config_revision"]
+        self.assertGreater(after, before)
+
 
 class ConfiguredTest(unittest.TestCase):
     def test_api_url_and_token(self):
