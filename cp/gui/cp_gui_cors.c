@@ -126,12 +126,12 @@ enum gw_err cp_gui_cors_origin(const struct cp_gui_cors *c, const char *origin, 
                                char *out, size_t outlen)
 {
     const char *value = NULL;
-    if (!origin || !origin[0]) {
-        value = c->gui_origin[0] ? c->gui_origin : "*";
-    } else if (c->gui_origin[0]) {
-        if (strcasecmp(origin, c->gui_origin) != 0)
-            return GW_ERR_DECLINED;
-        value = origin;
+    if (c->gui_origin[0]) {
+        /* Kong: the configured origin whatever the request says (a browser on another origin
+         * then refuses the answer itself). */
+        value = c->gui_origin;
+    } else if (!origin || !origin[0]) {
+        value = "*";
     } else {
         const char *oh;
         size_t ohl;

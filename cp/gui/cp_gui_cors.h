@@ -1,9 +1,10 @@
 /* cp/gui/cp_gui_cors.h: CORS for the Admin API, so Portico Manager (another origin: its own
  * port) can call it from the browser. The Admin API server calls these on every request.
  *
- * Allowed origins: admin_gui_url's origin when it is set (Kong's rule); otherwise the origin of
- * Portico Manager itself, i.e. an http(s) origin whose port is one of admin_gui_listen's and whose
- * host is the host the request was sent to (its Host header). Kong reflects any Origin here;
+ * Allowed origins: admin_gui_url's origin when it is set (Kong's rule: that origin is the
+ * answer whatever the request's Origin, and the browser refuses a mismatch); otherwise the origin
+ * of Portico Manager itself, i.e. an http(s) origin whose port is one of admin_gui_listen's and
+ * whose host is the host the request was sent to (its Host header). Kong reflects any Origin here;
  * Portico does not, so other web sites cannot drive the Admin API through a browser.
  * SPDX-License-Identifier: Apache-2.0 */
 #ifndef CP_GUI_CORS_H
@@ -27,9 +28,10 @@ struct cp_gui_cors *cp_gui_cors_create(const struct gw_conf *conf);
 void cp_gui_cors_destroy(struct cp_gui_cors *c);
 
 /* Decides the Access-Control-Allow-Origin value for a request with headers origin and host
- * (either may be NULL). Writes it into out and returns GW_OK ("*" when there is no Origin, as
- * Kong does; the origin itself when it is allowed). GW_ERR_DECLINED when the origin is not
- * allowed (send no CORS headers), GW_ERR_TOOBIG when out is too small. Pure; any thread. */
+ * (either may be NULL). Writes it into out and returns GW_OK (admin_gui_url's origin when set;
+ * else "*" when there is no Origin, as Kong does, or the origin itself when it is allowed).
+ * GW_ERR_DECLINED when the origin is not allowed (send no CORS headers), GW_ERR_TOOBIG when out
+ * is too small. Pure; any thread. */
 enum gw_err cp_gui_cors_origin(const struct cp_gui_cors *c, const char *origin, const char *host,
                                char *out, size_t outlen);
 

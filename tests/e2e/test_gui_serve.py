@@ -153,6 +153,7 @@ class ConfiguredTest(unittest.TestCase):
         cp, admin_port, gui_port = start_cp({
             "PORTICO_ADMIN_GUI_API_URL": "https://api.example.com:9443/",
             "PORTICO_ADMIN_TOKEN": "s3cret",
+            "PORTICO_ADMIN_GUI_URL": "http://manager.example:9100/some/path",
         })
         try:
             base = "http://127.0.0.1:%d" % gui_port
@@ -171,6 +172,14 @@ class ConfiguredTest(unittest.TestCase):
                 "Access-Control-Request-Headers": "authorization"})
             self.assertEqual(r.status, 204, r)
             self.assertEqual(h.request("GET", admin + "/upstreams").status, 401)
+            # admin_gui_url: Kong answers with its origin whatever the request says.
+            for origin in ("http://manager.example:9100", "http://evil.example", None):
+                hdrs = {"Authorization": "Bearer s3cret"}
+                if origin:
+                    hdrs["Origin"] = origin
+                r = h.request("GET", admin + "/upstreams", headers=hdrs)
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.header("Access-Control-Allow-Origin"), "http://manager.example:9100")
         finally:
             cp.stop()
 
