@@ -50,6 +50,7 @@ class ManagerTest(unittest.TestCase):
         cls.procs.append(cls.dp)
         cls.gui_url = "http://127.0.0.1:%d" % cls.gui_port
         cls.admin_url = cp.admin_url
+        cls.db = cp.db
 
     @classmethod
     def tearDownClass(cls):
@@ -181,6 +182,32 @@ class ManagerTest(unittest.TestCase):
         hostname = r.json()["data"][0]["hostname"]
         b.row(hostname)
         b.screenshot("data-planes")
+
+    def test_3b_data_plane_fields_and_live_state(self):
+        # A registry row as the cluster server writes it (a data plane that failed its last
+        # snapshot and went away); the page shows every field and follows changes live.
+        dp_id = "6f1c1d3e-1b5e-4e0a-9b7a-3c2d1e0f9a8b"
+        h.psql("INSERT INTO clustering_data_planes (id, hostname, ip, version, sync_status, "
+               "config_hash, last_seen, connected, applied_revision, last_error, cert_expiry) "
+               "VALUES ('%s', 'dp-registry-test', '10.9.8.7', '0.1.0', 'normal', "
+               "'0123456789abcdef0123456789abcdef', now() - interval '2 minutes', false, 41, "
+               "'route paths[0]: invalid regex', extract(epoch from now() + interval '10 days')::bigint)"
+               % dp_id, db=self.db)
+        b = self.browser
+        b.open(self.gui_url + "/#/data-planes")
+        b.wait_h1("Data planes")
+        row = b.row("dp-registry-test")
+        text = row.text
+        for want in ("10.9.8.7", "0.1.0", "disconnected", "normal", "41", "0123456789ab",
+                     "route paths[0]: invalid regex", "(9 days)", "2 min ago"):
+            self.assertIn(want, text)
+        h.psql("UPDATE clustering_data_planes SET connected = true, last_seen = now(), "
+               "applied_revision = 42, last_error = NULL WHERE id = '%s'" % dp_id, db=self.db)
+        b.wait(lambda: "42" in b.row("dp-registry-test").text and
+               "connected" in b.row("dp-registry-test").text.replace("disconnected", ""),
+               what="the row to follow the registry without a reload")
+        b.screenshot("data-planes-registry")
+        h.psql("DELETE FROM clustering_data_planes WHERE id = '%s'" % dp_id, db=self.db)
 
     def test_4_every_page_renders(self):
         b = self.browser

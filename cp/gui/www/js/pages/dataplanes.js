@@ -41,7 +41,7 @@ export async function list(view, params, query, ctx) {
       shown = sig;
       data.sort((a, b) => String(a.hostname).localeCompare(String(b.hostname)) || String(a.id).localeCompare(String(b.id)));
       const columns = [
-        { label: "Hostname", render: (d) => h("strong", {}, dash(d.hostname)) },
+        { label: "Hostname", cls: "nowrap", render: (d) => h("strong", {}, dash(d.hostname)) },
         { label: "ID", render: (d) => h("span", { class: "mono", title: d.id }, shortId(d.id)) },
         { label: "IP", render: (d) => dash(d.ip) },
         { label: "Version", render: (d) => dash(d.version) },
@@ -50,8 +50,8 @@ export async function list(view, params, query, ctx) {
         { label: "Applied revision", render: (d) => dash(d.applied_revision) },
         { label: "Config hash", render: (d) => (d.config_hash ? h("span", { class: "mono", title: d.config_hash }, String(d.config_hash).slice(0, 12)) : dash(null)) },
         { label: "Last error", render: (d) => (d.last_error ? h("span", { class: "badge bad" }, d.last_error) : dash(null)) },
-        { label: "Cert expiry", render: certExpiry },
-        { label: "Last seen", render: (d) => h("span", { title: fmtTime(d.last_seen) }, fmtAgo(d.last_seen)) },
+        { label: "Cert expiry", cls: "nowrap", render: certExpiry },
+        { label: "Last seen", cls: "nowrap", render: (d) => h("span", { title: fmtTime(d.last_seen) }, fmtAgo(d.last_seen)) },
       ];
       box.replaceChildren(table(columns, data, { empty: "No data plane has connected to this cluster yet." }));
     } catch (e) {
