@@ -348,6 +348,16 @@ class ManagerTest(unittest.TestCase):
 
     def test_8_route_and_certificate(self):
         b = self.browser
+        # A service from Kong's url shorthand.
+        b.open(self.gui_url + "/#/services/new")
+        b.wait_h1("New Service")
+        b.fill("Name", "url_service")
+        b.fill("URL", "https://mockbin.org/request")
+        b.click("Create")
+        b.wait_h1("Service url_service")
+        s = self.admin("GET", "/services/url_service").json()
+        self.assertEqual((s["protocol"], s["host"], s["port"], s["path"]),
+                         ("https", "mockbin.org", 443, "/request"))
         svc = self.admin("POST", "/services", json_body={"name": "route_service", "host": "r.test"}).json()
         b.open(self.gui_url + "/#/services/" + svc["id"])
         b.wait_h1("Service route_service")

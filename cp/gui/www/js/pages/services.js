@@ -5,13 +5,16 @@ import { enc, get, patch, post } from "../api.js";
 import { h, dash, entityForm, fmtTime, pageHead, pagedList, tagList, toast } from "../ui.js";
 import { PROTOCOLS, deleteButton, displayName, editLink, viewLink } from "./common.js";
 
-export function serviceSpec() {
+export function serviceSpec(mode) {
   return [
     { name: "name", label: "Name", help: "Letters, digits and . - _ ~ only." },
+    mode === "create" ? { name: "url", label: "URL",
+      placeholder: "http://mockbin.org/request",
+      help: "Shorthand for protocol, host, port and path; leave empty to set them below." } : null,
     { row: [
-      { name: "protocol", label: "Protocol", type: "select", required: true, def: "http",
+      { name: "protocol", label: "Protocol", type: "select", required: mode !== "create", def: "http",
         options: PROTOCOLS.map((p) => [p, p]) },
-      { name: "host", label: "Host", required: true,
+      { name: "host", label: "Host", required: mode !== "create",
         help: "A hostname, an IP address, or the name of an upstream to load-balance over." },
     ] },
     { row: [
@@ -30,7 +33,7 @@ export function serviceSpec() {
     ] },
     { name: "enabled", label: "Enabled", type: "checkbox", def: true },
     { name: "tags", label: "Tags", type: "tags", help: "Comma separated." },
-  ];
+  ].filter(Boolean);
 }
 
 const crumbs = [["Services", "#/services"]];
@@ -55,8 +58,10 @@ export async function list(view) {
 }
 
 export async function create(view, params, query, ctx) {
-  const form = entityForm(serviceSpec(), {}, { mode: "create", cancelHref: "#/services",
+  const form = entityForm(serviceSpec("create"), {}, { mode: "create", cancelHref: "#/services",
     onSubmit: async (body) => {
+      // The url shorthand replaces the separate fields (the Admin API derives them from it).
+      if (body.url) for (const k of ["protocol", "host", "port", "path"]) delete body[k];
       const s = await post("/services", body);
       toast("Service " + displayName(s) + " created.");
       ctx.go("#/services/" + s.id);
@@ -66,7 +71,7 @@ export async function create(view, params, query, ctx) {
 
 export async function edit(view, params, query, ctx) {
   const s = await get("/services/" + enc(params.id));
-  const form = entityForm(serviceSpec(), s, { mode: "edit", cancelHref: "#/services/" + s.id,
+  const form = entityForm(serviceSpec("edit"), s, { mode: "edit", cancelHref: "#/services/" + s.id,
     onSubmit: async (body) => {
       const u = await patch("/services/" + s.id, body);
       toast("Service " + displayName(u) + " updated.");
