@@ -398,6 +398,54 @@ class ManagerTest(unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         b.screenshot("certificate-view")
 
+    def test_9_key_auth_and_proxy_cache_forms(self):
+        from selenium.webdriver.support.ui import Select
+        b = self.browser
+        r = self.admin("POST", "/services", json_body={"name": "ka_service", "host": "ka.test"})
+        self.assertEqual(r.status, 201, r)
+        route = self.admin("POST", "/services/ka_service/routes",
+                           json_body={"name": "ka_route", "paths": ["/ka"]}).json()
+        # key-auth on the route, header only.
+        b.open(self.gui_url + "/#/plugins/new")
+        b.wait_h1("New Plugin")
+        Select(b.field("Plugin")).select_by_value("key-auth")
+        Select(b.field("Route")).select_by_value(route["id"])
+        b.fill("Key names", "apikey, x-api-key")
+        b.field("Key in query").click()  # on by default: turn it off
+        b.click("Create")
+        b.wait_h1("Plugins")
+        p = self.admin("GET", "/routes/ka_route/plugins").json()["data"]
+        self.assertEqual(len(p), 1, p)
+        self.assertEqual(p[0]["name"], "key-auth")
+        self.assertEqual(p[0]["config"]["key_names"], ["apikey", "x-api-key"])
+        self.assertFalse(p[0]["config"]["key_in_query"])
+        self.assertTrue(p[0]["config"]["key_in_header"])
+        self.assertIsNone(p[0]["service"])
+        # A global proxy-cache, then edit its TTL and disable it from the list.
+        b.open(self.gui_url + "/#/plugins/new")
+        b.wait_h1("New Plugin")
+        Select(b.field("Plugin")).select_by_value("proxy-cache")
+        b.wait(lambda: b.field("Cache TTL (s)"), what="the proxy-cache form")
+        b.fill("Cache TTL (s)", "30")
+        b.click("Create")
+        b.wait_h1("Plugins")
+        pc = [x for x in self.admin("GET", "/plugins").json()["data"] if x["name"] == "proxy-cache"]
+        self.assertEqual(len(pc), 1, pc)
+        self.assertEqual(pc[0]["config"]["strategy"], "memory")
+        self.assertEqual(pc[0]["config"]["cache_ttl"], 30)
+        self.assertEqual(pc[0]["config"]["response_code"], [200, 301, 404])
+        self.assertIsNone(pc[0]["service"])
+        b.click("Edit", within=b.row("proxy-cache"))
+        b.wait_h1("Edit Plugin proxy-cache")
+        b.fill("Cache TTL (s)", "60")
+        b.click("Update")
+        b.wait_h1("Plugins")
+        self.assertEqual(self.admin("GET", "/plugins/" + pc[0]["id"]).json()["config"]["cache_ttl"], 60)
+        b.click("Disable", within=b.row("proxy-cache"))
+        b.wait(lambda: self.admin("GET", "/plugins/" + pc[0]["id"]).json()["enabled"] is False,
+               what="the plugin disabled")
+        b.wait(lambda: "disabled" in b.row("proxy-cache").text, what="the list to show it disabled")
+
 
 class ManagerTokenTest(unittest.TestCase):
     """admin_token set: the Manager asks for the token, refuses a wrong one, then works with
