@@ -10,6 +10,8 @@
 #include "admin/cp_admin.h"
 #include "cp_conf.h"
 #include "cp_gui.h"
+#include "declarative/cp_decl_admin.h"
+#include "declarative/cp_decl_cli.h"
 #include "gw_cli.h"
 #include "gw_log.h"
 #include "store/cp_migrations.h"
@@ -69,6 +71,8 @@ static int run(struct gw_conf *conf)
         goto out;
     if (cp_admin_start(base, conf, store, &admin) != GW_OK)
         goto out;
+    if (cp_decl_admin_register(admin) != GW_OK)
+        goto out;
     if (cp_gui_start(base, conf) != GW_OK)
         goto out;
     GW_LOG(GW_LOG_NOTICE, "control plane started version=%s", PORTICO_VERSION);
@@ -126,7 +130,9 @@ int main(int argc, char **argv)
         return 0;
     }
     int rc;
-    if (cli.argc > 0 && strcmp(cli.argv[0], "migrations") == 0) {
+    if (cli.argc > 0 && strcmp(cli.argv[0], "config") == 0) {
+        rc = cp_decl_cli_main(&conf, cli.argc, cli.argv);
+    } else if (cli.argc > 0 && strcmp(cli.argv[0], "migrations") == 0) {
         rc = migrations(&conf, cli.argc - 1, cli.argv + 1);
     } else if (cli.argc > 0) {
         fprintf(stderr, "portico-cp: unknown command '%s' (see --help)\n", cli.argv[0]);

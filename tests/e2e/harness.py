@@ -234,10 +234,86 @@ class _UpstreamHandler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # keep test output quiet
         pass
 
+    def _read_chunked(self, sink):
+        while True:
+            line = self.rfile.readline(1024)
+            size = int(line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass
+                return
+            left = size
+            while left:
+                data = self.rfile.read(min(left, 65536))
+                if not data:
+                    return
+                sink(data)
+                left -= len(data)
+            self.rfile.readline(16)
+
+    def _read_body(self, sink):
+        """Streams the request body (Content-Length or chunked) into sink(bytes)."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            self._read_chunked(sink)
+            return
+        left = int(self.headers.get("Content-Length") or 0)
+        while left:
+            data = self.rfile.read(min(left, 65536))
+            if not data:
+                return
+            sink(data)
+            left -= len(data)
+
+    def _special(self):
+        """/_sink: consumes the body, answers its length and SHA-256. /_bytes/N: answers N
+        bytes (a repeating pattern) with a Content-Length, streamed."""
+        import hashlib
+        srv = self.server
+        path = self.path.split("?")[0]
+        if path.endswith("/_sink"):
+            h = hashlib.sha256()
+            n = [0]
+
+            def sink(d):
+                h.update(d)
+                n[0] += len(d)
+            self._read_body(sink)
+            with srv.lock:
+                srv.hits += 1
+            payload = json.dumps({"server": srv.name, "length": n[0],
+                                  "sha256": h.hexdigest()}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return True
+        idx = path.find("/_bytes/")
+        if idx >= 0:
+            self._read_body(lambda d: None)
+            with srv.lock:
+                srv.hits += 1
+            total = int(path[idx + 8:])
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(total))
+            self.end_headers()
+            block = bytes(range(256)) * 256
+            left = total
+            while left:
+                n = min(left, len(block))
+                self.wfile.write(block[:n])
+                left -= n
+            return True
+        return False
+
     def _handle(self):
         srv = self.server
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        if self._special():
+            return
+        parts = []
+        self._read_body(parts.append)
+        body = b"".join(parts)
         with srv.lock:
             srv.hits += 1
             srv.requests.append({"method": self.command, "path": self.path,
@@ -263,11 +339,12 @@ class Upstream:
     """A real HTTP/1.1 upstream on 127.0.0.1 answering JSON that names it ({"server": name, ...}).
     status and delay can be changed while it runs; hits counts requests."""
 
-    def __init__(self, name, port=None):
+    def __init__(self, name, port=None, host="127.0.0.1"):
         self.name = name
         self.port = port or free_port()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _UpstreamHandler)
+        self.httpd = ThreadingHTTPServer((host, self.port), _UpstreamHandler)
         self.httpd.daemon_threads = True
+        self.httpd.handle_error = lambda request, client_address: None  # peers that hang up
         self.httpd.name = name
         self.httpd.lock = threading.Lock()
         self.httpd.hits = 0
@@ -438,3 +515,123 @@ class TempPostgres:
     def env(self, db):
         return {"PORTICO_PG_HOST": "127.0.0.1", "PORTICO_PG_PORT": str(self.port),
                 "PORTICO_PG_USER": "postgres", "PORTICO_PG_DATABASE": db}
+# Data plane config cache (feeds a portico-dp without a control plane)
+
+_PB2 = None
+
+
+def portico_pb2():
+    """Compiles proto/portico.proto with protoc (once per process) and returns the module."""
+    global _PB2
+    if _PB2 is not None:
+        return _PB2
+    import importlib.util
+    os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
+    try:
+        import google.protobuf  # noqa: F401
+    except ImportError:  # a non-Debian python3 first on PATH: use Debian's python3-protobuf
+        sys.path.append("/usr/lib/python3/dist-packages")
+    out = tempfile.mkdtemp(prefix="pb2-", dir=TMP_ROOT)
+    proto_dir = os.path.join(SRC_DIR, "proto")
+    subprocess.run(["protoc", "--python_out=" + out, "-I", proto_dir,
+                    os.path.join(proto_dir, "portico.proto")], check=True)
+    spec = importlib.util.spec_from_file_location("portico_pb2",
+                                                  os.path.join(out, "portico_pb2.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    _PB2 = mod
+    return mod
+
+
+def _fill_config(cfg):
+    """Gives entities ids when missing and resolves {"name": ...} references, so tests can write
+    configs by hand. Route headers may be given as a Kong-style map {"x-a": ["v"]}."""
+    cfg = json.loads(json.dumps(cfg))
+    by_name = {}
+    for table in ("services", "upstreams", "routes", "targets", "consumers", "plugins"):
+        for e in cfg.get(table, []):
+            e.setdefault("id", str(uuid.uuid4()))
+            if e.get("name"):
+                by_name[(table, e["name"])] = e["id"]
+    refs = (("routes", "service", "services"), ("targets", "upstream", "upstreams"))
+    for table, field, target in refs:
+        for e in cfg.get(table, []):
+            ref = e.get(field)
+            if isinstance(ref, str):
+                ref = {"name": ref}
+            if isinstance(ref, dict) and "name" in ref:
+                ref = {"id": by_name[(target, ref["name"])]}
+            if ref is not None:
+                e[field] = ref
+    for i, r in enumerate(cfg.get("routes", [])):
+        r.setdefault("created_at", 1700000000 + i)
+        if isinstance(r.get("headers"), dict):
+            r["headers"] = [{"name": k, "values": v} for k, v in r["headers"].items()]
+    return cfg
+
+
+def write_dp_cache(prefix, config_dict, revision=1, compression="ZLIB"):
+    """Writes <prefix>/config.cache as a portico.v1.Snapshot of config_dict (Kong's JSON field
+    names; see _fill_config). Returns the config hash (hex SHA-256 of the serialised Config)."""
+    import hashlib
+    import zlib
+    pb2 = portico_pb2()
+    from google.protobuf import json_format
+    cfg = json_format.ParseDict(_fill_config(config_dict), pb2.Config())
+    raw = cfg.SerializeToString(deterministic=True)
+    digest = hashlib.sha256(raw).hexdigest()
+    snap = pb2.Snapshot(revision=revision, hash=digest, uncompressed_size=len(raw))
+    if compression == "ZLIB":
+        snap.compression = pb2.COMPRESSION_ZLIB
+        snap.config = zlib.compress(raw)
+    else:
+        snap.compression = pb2.COMPRESSION_NONE
+        snap.config = raw
+    os.makedirs(prefix, exist_ok=True)
+    path = os.path.join(prefix, "config.cache")
+    with open(path + ".tmp", "wb") as f:
+        f.write(snap.SerializeToString())
+    os.chmod(path + ".tmp", 0o600)
+    os.replace(path + ".tmp", path)
+    return digest
+
+
+class DataPlane:
+    """A portico-dp fed from a config cache written with write_dp_cache. proxy_port and
+    status_port are free ports; extra_env adds PORTICO_* settings."""
+
+    def __init__(self, config_dict=None, extra_env=None, workers=1, prefix=None,
+                 proxy_port=None):
+        self.prefix = prefix or make_tmpdir("dp-")
+        self.proxy_port = proxy_port or free_port()
+        self.status_port = free_port()
+        if config_dict is not None:
+            self.hash = write_dp_cache(self.prefix, config_dict)
+        env = {"PORTICO_PREFIX": self.prefix,
+               "PORTICO_PROXY_LISTEN": "127.0.0.1:%d" % self.proxy_port,
+               "PORTICO_STATUS_LISTEN": "127.0.0.1:%d" % self.status_port,
+               "PORTICO_WORKER_THREADS": str(workers),
+               "PORTICO_CLUSTER_CONTROL_PLANE": "127.0.0.1:%d" % free_port()}
+        env.update(extra_env or {})
+        self.proc = Proc([DP_BIN], env=env, name="dp")
+        wait_port(self.proxy_port)
+        wait_port(self.status_port)
+
+    def url(self, path="/"):
+        return "http://127.0.0.1:%d%s" % (self.proxy_port, path)
+
+    def status(self):
+        return request("GET", "http://127.0.0.1:%d/status" % self.status_port).json()
+
+    def reload(self, config_dict, revision):
+        """Rewrites the config cache and sends SIGHUP; waits until revision is in use."""
+        self.hash = write_dp_cache(self.prefix, config_dict, revision=revision)
+        self.proc.signal(signal.SIGHUP)
+        wait_for(lambda: self.status()["configuration"]["revision"] == revision, 10,
+                 what="config revision %d" % revision)
+
+    def get(self, path="/", **kw):
+        return request("GET", self.url(path), **kw)
+
+    def stop(self, **kw):
+        return self.proc.stop(**kw)
