@@ -11,6 +11,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h> /* BEV_EVENT_* flags */
 #include <event2/event.h>
+#include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -31,6 +32,11 @@ struct dp_io *dp_io_socket_new(struct dp_io_loop *l, evutil_socket_t fd);
 /* Starts a non-blocking connect; the event callback gets BEV_EVENT_CONNECTED or
  * BEV_EVENT_ERROR. Returns 0, or -1 when the connect failed at once. */
 int dp_io_socket_connect(struct dp_io *io, const struct sockaddr *sa, int salen);
+
+/* Makes io a TLS client (call before dp_io_socket_connect): after the TCP connect the
+ * handshake runs (SNI = sni when not empty) and BEV_EVENT_CONNECTED is reported once it is
+ * done. ctx is borrowed. Returns 0 or -1. */
+int dp_io_set_tls(struct dp_io *io, SSL_CTX *ctx, const char *sni);
 
 /* Frees io and closes its socket; safe inside io's own callbacks. Accepts NULL. */
 void dp_io_free(struct dp_io *io);

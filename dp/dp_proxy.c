@@ -2,6 +2,7 @@
  * reusing or opening a connection, writing the rewritten request, streaming the body, parsing
  * and forwarding the response, retries on connection errors and timeouts, websocket tunnels.
  * SPDX-License-Identifier: Apache-2.0 */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -30,16 +31,60 @@ static void fail_try(struct dp_req *r, bool timeout, const char *why);
 
 /* ---- request head --------------------------------------------------------------------------- */
 
-static bool hop_by_hop(const char *n, size_t l)
+/* Header names the proxy treats specially, classified once by length then compared. */
+enum hname {
+    H_OTHER = 0,
+    H_HOP, /* connection, keep-alive, proxy-connection, te, trailer, transfer-encoding */
+    H_UPGRADE,
+    H_HOST,
+    H_CONTENT_LENGTH,
+    H_EXPECT,
+    H_VIA,
+    H_SERVER,
+    H_X_REAL_IP,
+    H_X_FORWARDED, /* x-forwarded-* */
+    H_REQUEST_ID,  /* x-portico-request-id */
+    H_COUNT_       /* keep last */
+};
+
+#define IS(lit) (l == sizeof(lit) - 1 && strncasecmp(n, lit, sizeof(lit) - 1) == 0)
+
+static enum hname classify(const char *n, size_t l)
 {
-    static const char *const names[] = {"connection", "keep-alive", "proxy-connection",
-                                        "te",         "trailer",    "transfer-encoding",
-                                        "upgrade",    NULL};
-    for (int i = 0; names[i]; i++)
-        if (strlen(names[i]) == l && strncasecmp(n, names[i], l) == 0)
-            return true;
-    return false;
+    switch (l) {
+    case 2:
+        return IS("te") ? H_HOP : H_OTHER;
+    case 3:
+        return IS("via") ? H_VIA : H_OTHER;
+    case 4:
+        return IS("host") ? H_HOST : H_OTHER;
+    case 6:
+        return IS("expect") ? H_EXPECT : IS("server") ? H_SERVER : H_OTHER;
+    case 7:
+        return IS("upgrade") ? H_UPGRADE : IS("trailer") ? H_HOP : H_OTHER;
+    case 9:
+        return IS("x-real-ip") ? H_X_REAL_IP : H_OTHER;
+    case 10:
+        return IS("connection") || IS("keep-alive") ? H_HOP : H_OTHER;
+    case 14:
+        return IS("content-length") ? H_CONTENT_LENGTH : H_OTHER;
+    case 16:
+        return IS("proxy-connection") ? H_HOP : H_OTHER;
+    case 17:
+        return IS("transfer-encoding") ? H_HOP : H_OTHER;
+    case 20:
+        if (IS("x-portico-request-id"))
+            return H_REQUEST_ID;
+        break;
+    default:
+        break;
+    }
+    if (l > 12 && strncasecmp(n, "x-forwarded-", 12) == 0)
+        return H_X_FORWARDED;
+    return H_OTHER;
 }
+
+#undef IS
 
 /* True if header name n is listed in one of the Connection headers of b. */
 static bool in_connection(const struct dp_hblock *b, const char *n, size_t l)
@@ -78,14 +123,6 @@ static bool connection_lists_headers(const struct dp_hblock *b)
     }
     return false;
 }
-
-static bool name_is_n(const struct dp_hspan *h, const char *buf, const char *lname, size_t l)
-{
-    return h->nl == l && strncasecmp(buf + h->no, lname, l) == 0;
-}
-
-/* lname must be a lowercase string literal. */
-#define name_is(h, buf, lname) name_is_n((h), (buf), (lname), sizeof(lname) - 1)
 
 static const char *hval(const struct dp_hblock *b, const char *lname, size_t *len)
 {
@@ -129,12 +166,8 @@ static enum gw_err build_head(struct dp_req *r)
     for (size_t i = 0; i < b->n; i++) {
         const struct dp_hspan *s = &b->h[i];
         const char *n = b->buf + s->no;
-        if (hop_by_hop(n, s->nl) || name_is(s, b->buf, "host") ||
-            name_is(s, b->buf, "content-length") || name_is(s, b->buf, "expect") ||
-            name_is(s, b->buf, "via") || name_is(s, b->buf, "x-real-ip") ||
-            name_is(s, b->buf, "x-portico-request-id") ||
-            (s->nl > 12 && strncasecmp(n, "x-forwarded-", 12) == 0) ||
-            (conn_tokens && in_connection(b, n, s->nl)))
+        enum hname k = classify(n, s->nl);
+        if ((k != H_OTHER && k != H_SERVER) || (conn_tokens && in_connection(b, n, s->nl)))
             continue;
         dp_wb_mem(h, n, s->nl);
         DP_WB_LIT(h, ": ");
@@ -535,17 +568,56 @@ void dp_proxy_push_body(struct dp_req *r)
 
 static const llhttp_settings_t resp_settings;
 
-static struct dp_upconn *upconn_new(struct dp_req *r)
+/* TLS server name for an https service: the upstream host name without port (none for an IP,
+ * as nginx's proxy_ssl_server_name). */
+static void tls_sni(struct dp_req *r, char *out, size_t outlen)
+{
+    const struct dp_service *s = r->svc;
+    const char *name =
+        s->upstream ? (s->upstream->host_header ? s->upstream->host_header : r->addr->target->name)
+                    : s->host;
+    size_t n = strcspn(name, ":");
+    unsigned char tmp[16];
+    char host[256];
+    snprintf(host, sizeof(host), "%.*s", (int)n, name);
+    if (inet_pton(AF_INET, host, tmp) == 1 || strchr(name, ':') != NULL)
+        host[0] = '\0';
+    snprintf(out, outlen, "%s", host);
+}
+
+/* Keep-alive pool key: the address, plus the TLS server name for https services, so plain and
+ * TLS connections (or different names) never mix. */
+static const char *pool_key(struct dp_req *r, char *buf, size_t len)
+{
+    if (!r->svc->https)
+        return r->addr->key;
+    char sni[256];
+    tls_sni(r, sni, sizeof(sni));
+    snprintf(buf, len, "%s|tls|%s", r->addr->key, sni);
+    return buf;
+}
+
+static struct dp_upconn *upconn_new(struct dp_req *r, const char *key)
 {
     struct dp_upconn *up = calloc(1, sizeof(*up));
     if (!up)
         return NULL;
     up->w = r->c->w;
-    snprintf(up->key, sizeof(up->key), "%s", r->addr->key);
+    snprintf(up->key, sizeof(up->key), "%s", key);
     up->bev = dp_io_socket_new(up->w->io, -1);
     if (!up->bev) {
         free(up);
         return NULL;
+    }
+    if (r->svc->https) {
+        char sni[256];
+        tls_sni(r, sni, sizeof(sni));
+        SSL_CTX *ctx = dp_worker_tls_ctx(up->w);
+        if (!ctx || dp_io_set_tls(up->bev, ctx, sni) != 0) {
+            dp_io_free(up->bev);
+            free(up);
+            return NULL;
+        }
     }
     return up;
 }
@@ -620,13 +692,15 @@ static void try_next(struct dp_req *r)
     atomic_fetch_add_explicit(&a->state->active, 1, memory_order_relaxed);
     r->counted = true;
     r->t_up_start_us = gw_time_mono_us();
-    struct dp_upconn *up = dp_pool_get(c->w->pool, a->key);
+    char keybuf[sizeof(((struct dp_upconn *)0)->key)];
+    const char *key = pool_key(r, keybuf, sizeof(keybuf));
+    struct dp_upconn *up = dp_pool_get(c->w->pool, key);
     if (up) {
         attach(r, up);
         send_head(r);
         return;
     }
-    up = upconn_new(r);
+    up = upconn_new(r, key);
     if (!up) {
         dp_conn_respond(c, 500, NULL, NULL);
         return;
@@ -739,20 +813,20 @@ static int r_on_headers_complete(llhttp_t *p)
     for (size_t i = 1; i < b->n; i++) {
         const struct dp_hspan *s = &b->h[i];
         const char *n = b->buf + s->no;
-        if (name_is(s, b->buf, "via")) {
+        enum hname k = classify(n, s->nl);
+        if (k == H_VIA) {
             via = b->buf + s->vo;
             via_len = s->vl;
             continue;
         }
-        if (name_is(s, b->buf, "upgrade") && status == 101) {
+        if (k == H_UPGRADE && status == 101) {
             /* passed through for the tunnel */
-        } else if (hop_by_hop(n, s->nl) || (conn_tokens && in_connection(b, n, s->nl))) {
+        } else if (k == H_HOP || k == H_UPGRADE || (conn_tokens && in_connection(b, n, s->nl))) {
             continue;
         }
-        if (name_is(s, b->buf, "content-length") && r->framing != DP_FRAME_LENGTH &&
-            !(head || status == 304))
+        if (k == H_CONTENT_LENGTH && r->framing != DP_FRAME_LENGTH && !(head || status == 304))
             continue;
-        if (name_is(s, b->buf, "server"))
+        if (k == H_SERVER)
             server = true;
         dp_wb_mem(o, n, s->nl);
         DP_WB_LIT(o, ": ");

@@ -72,6 +72,20 @@ void dp_worker_conn_gone(struct dp_worker *w)
         event_base_loopbreak(w->base);
 }
 
+SSL_CTX *dp_worker_tls_ctx(struct dp_worker *w)
+{
+    if (!w->tls) {
+        w->tls = SSL_CTX_new(TLS_client_method());
+        if (w->tls) {
+            SSL_CTX_set_verify(w->tls, SSL_VERIFY_NONE, NULL);
+            SSL_CTX_set_min_proto_version(w->tls, TLS1_2_VERSION);
+        } else {
+            GW_LOG(GW_LOG_ERROR, "cannot create the upstream TLS context worker=%d", w->id);
+        }
+    }
+    return w->tls;
+}
+
 uint64_t dp_worker_now_ms(struct dp_worker *w)
 {
     struct timeval tv;
@@ -85,6 +99,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     uint64_t now = dp_worker_now_ms(w);
+    (void)dp_worker_config(w); /* an idle worker lets go of a replaced config promptly */
     dp_conn_tick(w, now);
     if (++w->ticks % 10 == 0)
         dp_pool_tick(w->pool, now);
@@ -253,6 +268,8 @@ void dp_worker_destroy(struct dp_worker *w)
     if (w->tick_ev)
         event_free(w->tick_ev);
     dp_io_loop_destroy(w->io);
+    if (w->tls)
+        SSL_CTX_free(w->tls);
     if (w->md)
         pcre2_match_data_free(w->md);
     dp_config_unref(w->cfg);

@@ -7,6 +7,7 @@
 
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -43,6 +44,7 @@ struct dp_worker {
     struct gw_buf scratch;    /* response heads are built here (worker thread only) */
     struct dp_req *free_reqs; /* finished requests kept for reuse */
     struct dp_io_loop *io;    /* batched socket writes */
+    SSL_CTX *tls;             /* client context for https services, created on first use */
     size_t nfree_reqs;
     bool draining;
     struct event *tick_ev; /* 100 ms: timeouts of connections and pooled connections */
@@ -72,6 +74,10 @@ struct dp_config *dp_worker_config(struct dp_worker *w);
 
 /* Writes a new request id (32 hex characters + NUL) into out. Worker thread. */
 void dp_worker_request_id(struct dp_worker *w, char out[33]);
+
+/* The worker's TLS client context (no certificate verification, as Kong's default
+ * tls_verify), created on first use; borrowed. NULL when OpenSSL fails. Worker thread. */
+SSL_CTX *dp_worker_tls_ctx(struct dp_worker *w);
 
 /* Monotonic milliseconds, cached per loop iteration. Worker thread. */
 uint64_t dp_worker_now_ms(struct dp_worker *w);
