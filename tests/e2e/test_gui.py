@@ -181,6 +181,12 @@ class ManagerTest(unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         hostname = r.json()["data"][0]["hostname"]
         b.row(hostname)
+        # What the Manager changed reaches the data plane: its applied revision catches up with
+        # the control plane's, and the page shows it without a reload.
+        rev = self.admin("GET", "/status").json()["config_revision"]
+        h.wait_for(lambda: self.admin("GET", "/clustering/data-planes").json()["data"][0]
+                   .get("applied_revision") == rev, timeout=20, what="data plane at revision %d" % rev)
+        b.wait(lambda: str(rev) in b.row(hostname).text.split(), what="revision %d on the page" % rev)
         b.screenshot("data-planes")
 
     def test_3b_data_plane_fields_and_live_state(self):
