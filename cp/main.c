@@ -14,6 +14,7 @@
 #include "health/cp_health_admin.h"
 #include "health/cp_health_cluster.h"
 #include "cp_conf.h"
+#include "cp_gui.h"
 #include "declarative/cp_decl_admin.h"
 #include "declarative/cp_decl_cli.h"
 #include "gw_cli.h"
@@ -121,10 +122,13 @@ static int run(struct gw_conf *conf)
         goto out;
     if (cluster)
         cp_health_cluster_link(health, kick_cluster, cluster);
+    if (cp_gui_start(base, conf) != GW_OK)
+        goto out;
     GW_LOG(GW_LOG_NOTICE, "control plane started version=%s", PORTICO_VERSION);
     event_base_dispatch(base);
     rc = 0;
 out:
+    cp_gui_stop();
     cp_cluster_stop(cluster);
     cp_health_cluster_destroy(health);
     cp_admin_stop(admin);

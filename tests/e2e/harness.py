@@ -110,6 +110,10 @@ class Proc:
         self.log = open(self.log_path, "wb")
         full_env = dict(os.environ)
         full_env.update(env or {})
+        # Tests never use default ports: a control plane gets Portico Manager (default
+        # 127.0.0.1:8002) only when the test asks for it with PORTICO_ADMIN_GUI_LISTEN.
+        if argv and argv[0] == CP_BIN:
+            full_env.setdefault("PORTICO_ADMIN_GUI_LISTEN", "off")
         self.p = subprocess.Popen(argv, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
                                   cwd=cwd, stdin=subprocess.DEVNULL)
 
