@@ -47,6 +47,7 @@ const struct gw_conf_key dp_conf_keys[] = {
     {"ssl_cert_key", GW_CONF_STR, "", "default proxy certificate key"},
     {"ssl_protocols", GW_CONF_STR, "TLSv1.2 TLSv1.3", "TLS versions served"},
     {"ssl_cipher_suite", GW_CONF_STR, "intermediate", "modern, intermediate, old or custom"},
+    {"ssl_ciphers", GW_CONF_STR, "", "OpenSSL cipher list used when ssl_cipher_suite is custom"},
     {"proxy_cache_memory_size", GW_CONF_SIZE, "128m", "memory bound of the proxy-cache plugin", 0,
      0},
 };

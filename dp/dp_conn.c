@@ -18,6 +18,7 @@
 #include "dp_worker.h"
 #include "gw_log.h"
 #include "gw_time.h"
+#include "tls/dp_tls_server.h"
 
 #define FEED_MAX (64 * 1024)
 
@@ -678,6 +679,7 @@ static void dispatch(struct dp_conn *c)
         .host = r->host,
         .host_len = r->host_len,
         .dst_port = c->local_port,
+        .sni = c->tls ? dp_tls_server_sni(dp_io_get_tls(c->bev)) : NULL,
         .path = r->path,
         .path_len = r->path_len,
         .headers = hdrs,
@@ -692,7 +694,7 @@ static void dispatch(struct dp_conn *c)
         return;
     }
     r->route = r->match.route;
-    if (!r->route->proto_http) {
+    if (!c->tls && !r->route->proto_http) {
         int code = r->route->https_redirect_status_code;
         if (code == 426) {
             dp_conn_respond(c, 426, "Please use HTTPS protocol",
@@ -891,7 +893,7 @@ void dp_conn_tick(struct dp_worker *w, uint64_t now)
 }
 
 void dp_conn_accept(struct dp_worker *w, evutil_socket_t fd, const struct sockaddr *sa,
-                    int local_port)
+                    int local_port, bool tls)
 {
     struct dp_conn *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -916,6 +918,16 @@ void dp_conn_accept(struct dp_worker *w, evutil_socket_t fd, const struct sockad
         evutil_closesocket(fd);
         free(c);
         return;
+    }
+    if (tls) {
+        struct dp_tls_io *t = dp_tls_server_accept(w, fd);
+        if (!t) {
+            dp_io_free(c->bev);
+            free(c);
+            return;
+        }
+        dp_io_set_tls(c->bev, t);
+        c->tls = true;
     }
     llhttp_init(&c->p, HTTP_REQUEST, &req_settings);
     c->p.data = c;

@@ -9,6 +9,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "tls/dp_tls_io.h"
+
 #define READ_CHUNK (64 * 1024)
 
 struct dp_io_loop {
@@ -35,6 +37,7 @@ struct dp_io {
     bool queued; /* on the loop's flush list */
     bool dead;   /* dp_io_free was called inside a callback */
     struct dp_io *qnext, *qprev;
+    struct dp_tls_io *tls; /* NULL = plain socket */
 };
 
 static void really_free(struct dp_io *io)
@@ -88,8 +91,9 @@ static void fire_event(struct dp_io *io, short what)
 
 static void update_read(struct dp_io *io)
 {
-    bool want = io->want_read && io->rev && !io->dead &&
-                !(io->rhigh && evbuffer_get_length(io->in) >= io->rhigh);
+    bool want = io->rev && !io->dead &&
+                ((io->want_read && !(io->rhigh && evbuffer_get_length(io->in) >= io->rhigh)) ||
+                 (io->tls && (io->tls->handshaking || io->tls->write_want_read)));
     if (want && !io->reading) {
         event_add(io->rev, NULL);
         io->reading = true;
@@ -104,8 +108,22 @@ static void do_write(struct dp_io *io)
 {
     if (io->dead || io->connecting || io->fd < 0)
         return;
+    if (io->tls && io->tls->handshaking)
+        return;
     size_t before = evbuffer_get_length(io->out);
-    if (before) {
+    if (before && io->tls) {
+        enum dp_tls_res tr = dp_tls_io_write(io->tls, io->out);
+        if (tr == DP_TLS_ERROR || tr == DP_TLS_EOF) {
+            if (io->wev_added) {
+                event_del(io->wev);
+                io->wev_added = false;
+            }
+            fire_event(io, BEV_EVENT_ERROR | BEV_EVENT_WRITING);
+            return;
+        }
+        if (tr == DP_TLS_WANT_READ)
+            update_read(io);
+    } else if (before) {
         int n = evbuffer_write(io->out, io->fd);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
             if (io->wev_added) {
@@ -117,6 +135,8 @@ static void do_write(struct dp_io *io)
         }
     }
     size_t left = evbuffer_get_length(io->out);
+    if (io->tls && io->tls->write_want_read)
+        left = 0; /* waits for a read event instead (see read_ready) */
     if (left && !io->wev_added) {
         event_add(io->wev, NULL);
         io->wev_added = true;
@@ -124,6 +144,7 @@ static void do_write(struct dp_io *io)
         event_del(io->wev);
         io->wev_added = false;
     }
+    left = evbuffer_get_length(io->out);
     if (left < before && left <= io->wlow && io->wcb) {
         cb_begin(io);
         io->wcb(io, io->arg);
@@ -172,10 +193,17 @@ static void in_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void 
         update_read(io);
 }
 
+static void tls_handshake_step(struct dp_io *io);
+static void tls_read_ready(struct dp_io *io);
+
 static void read_ready(evutil_socket_t fd, short what, void *arg)
 {
     struct dp_io *io = arg;
     (void)what;
+    if (io->tls) {
+        tls_read_ready(io);
+        return;
+    }
     size_t len = evbuffer_get_length(io->in);
     size_t want = READ_CHUNK;
     if (io->rhigh) {
@@ -224,6 +252,15 @@ static void write_ready(evutil_socket_t fd, short what, void *arg)
 {
     struct dp_io *io = arg;
     (void)what;
+    if (io->tls && io->tls->handshaking && !io->connecting) {
+        tls_handshake_step(io);
+        return;
+    }
+    if (io->tls && io->tls->read_want_write) {
+        tls_read_ready(io);
+        if (io->dead)
+            return;
+    }
     if (io->connecting) {
         int err = 0;
         socklen_t el = sizeof(err);
@@ -239,6 +276,11 @@ static void write_ready(evutil_socket_t fd, short what, void *arg)
             fire_event(io, BEV_EVENT_ERROR | BEV_EVENT_WRITING);
             return;
         }
+        if (io->tls) {
+            dp_tls_io_start_client(io->tls, io->fd);
+            tls_handshake_step(io);
+            return;
+        }
         cb_begin(io);
         if (io->ecb)
             io->ecb(io, BEV_EVENT_CONNECTED, io->arg);
@@ -248,6 +290,104 @@ static void write_ready(evutil_socket_t fd, short what, void *arg)
     cb_begin(io);
     do_write(io);
     cb_end(io);
+}
+
+/* ---- TLS (dp/tls/dp_tls_io.c does the OpenSSL calls) ----------------------------------------- */
+
+static void set_wev(struct dp_io *io, bool on)
+{
+    if (on && !io->wev_added) {
+        event_add(io->wev, NULL);
+        io->wev_added = true;
+    } else if (!on && io->wev_added) {
+        event_del(io->wev);
+        io->wev_added = false;
+    }
+}
+
+/* Client handshake: CONNECTED is reported once it is complete, then queued output goes. */
+static void tls_handshake_step(struct dp_io *io)
+{
+    enum dp_tls_res tr = dp_tls_io_handshake(io->tls);
+    if (tr == DP_TLS_WANT_READ || tr == DP_TLS_WANT_WRITE) {
+        set_wev(io, tr == DP_TLS_WANT_WRITE);
+        update_read(io);
+        return;
+    }
+    set_wev(io, false);
+    update_read(io);
+    if (tr != DP_TLS_OK) {
+        fire_event(io, BEV_EVENT_ERROR | BEV_EVENT_WRITING);
+        return;
+    }
+    cb_begin(io);
+    if (io->ecb)
+        io->ecb(io, BEV_EVENT_CONNECTED, io->arg);
+    if (!cb_end(io))
+        return;
+    cb_begin(io);
+    do_write(io);
+    cb_end(io);
+}
+
+static void tls_read_ready(struct dp_io *io)
+{
+    if (io->tls->handshaking) {
+        tls_handshake_step(io);
+        return;
+    }
+    if (io->tls->write_want_read) {
+        cb_begin(io);
+        do_write(io);
+        if (!cb_end(io))
+            return;
+        update_read(io);
+        if (!io->want_read)
+            return;
+    }
+    size_t len = evbuffer_get_length(io->in);
+    size_t want = READ_CHUNK;
+    if (io->rhigh) {
+        if (len >= io->rhigh) {
+            update_read(io);
+            return;
+        }
+        if (io->rhigh - len < want)
+            want = io->rhigh - len;
+    }
+    size_t n = 0;
+    enum dp_tls_res tr = dp_tls_io_read(io->tls, io->in, want, &n);
+    if (tr == DP_TLS_WANT_WRITE)
+        set_wev(io, true);
+    if (tr == DP_TLS_EOF) {
+        fire_event(io, BEV_EVENT_EOF | BEV_EVENT_READING);
+        return;
+    }
+    if (tr == DP_TLS_ERROR) {
+        fire_event(io, BEV_EVENT_ERROR | BEV_EVENT_READING);
+        return;
+    }
+    if (!n)
+        return;
+    cb_begin(io);
+    if (io->rcb)
+        io->rcb(io, io->arg);
+    if (!cb_end(io))
+        return;
+    update_read(io);
+    /* Bytes OpenSSL already decrypted produce no socket event: come back for them. */
+    if (io->reading && dp_tls_io_pending(io->tls))
+        event_active(io->rev, EV_READ, 0);
+}
+
+void dp_io_set_tls(struct dp_io *io, struct dp_tls_io *tls)
+{
+    io->tls = tls;
+}
+
+struct dp_tls_io *dp_io_get_tls(struct dp_io *io)
+{
+    return io->tls;
 }
 
 struct dp_io_loop *dp_io_loop_create(struct event_base *base)
@@ -329,6 +469,9 @@ void dp_io_free(struct dp_io *io)
     if (io->wev)
         event_free(io->wev);
     io->rev = io->wev = NULL;
+    /* before the close: the descriptor number may be reused at once */
+    dp_tls_io_free(io->tls);
+    io->tls = NULL;
     if (io->fd >= 0)
         evutil_closesocket(io->fd);
     io->fd = -1;

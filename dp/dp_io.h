@@ -50,6 +50,16 @@ void dp_io_disable(struct dp_io *io, short what);
  * EV_WRITE: call the write callback after a write leaves low bytes or fewer. */
 void dp_io_setwatermark(struct dp_io *io, short what, size_t low, size_t high);
 
+/* Makes io a TLS socket (dp/tls/dp_tls_io.h): tls (takes ownership; freed with io) is a server
+ * end bound to io's accepted socket, or a client end whose handshake starts once
+ * dp_io_socket_connect succeeded (BEV_EVENT_CONNECTED then means "handshake done"). Call
+ * before enabling io. */
+struct dp_tls_io;
+void dp_io_set_tls(struct dp_io *io, struct dp_tls_io *tls);
+
+/* The TLS layer of io (borrowed), or NULL for a plain socket. */
+struct dp_tls_io *dp_io_get_tls(struct dp_io *io);
+
 /* Moves buf's contents to the output. */
 int dp_io_write_buffer(struct dp_io *io, struct evbuffer *buf);
 

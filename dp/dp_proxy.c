@@ -19,6 +19,7 @@
 #include "gw_log.h"
 #include "gw_time.h"
 #include "gw_uuid.h"
+#include "tls/dp_tls_store.h"
 
 #define VIA_TOKEN "1.1 portico/" PORTICO_VERSION
 
@@ -181,6 +182,8 @@ static enum gw_err build_head(struct dp_req *r)
     const char *v;
     if (trusted && (v = hval(b, "x-forwarded-proto", &vl)))
         DP_WB_HDR(h, "X-Forwarded-Proto: ", v, vl);
+    else if (c->tls)
+        DP_WB_LIT(h, "X-Forwarded-Proto: https\r\n");
     else
         DP_WB_LIT(h, "X-Forwarded-Proto: http\r\n");
     if (trusted && (v = hval(b, "x-forwarded-host", &vl)))
@@ -535,13 +538,13 @@ void dp_proxy_push_body(struct dp_req *r)
 
 static const llhttp_settings_t resp_settings;
 
-static struct dp_upconn *upconn_new(struct dp_req *r)
+static struct dp_upconn *upconn_new(struct dp_req *r, const char *key)
 {
     struct dp_upconn *up = calloc(1, sizeof(*up));
     if (!up)
         return NULL;
     up->w = r->c->w;
-    snprintf(up->key, sizeof(up->key), "%s", r->addr->key);
+    snprintf(up->key, sizeof(up->key), "%s", key);
     up->bev = dp_io_socket_new(up->w->io, -1);
     if (!up->bev) {
         free(up);
@@ -590,6 +593,38 @@ static void fail_try(struct dp_req *r, bool timeout, const char *why)
     dp_conn_respond(c, timeout ? 504 : 502, NULL, NULL);
 }
 
+/* For a service with protocol https: its TLS parameters, the SNI (the upstream Host without
+ * port) and a pool key that tells connections with other TLS parameters apart. */
+static const struct dp_tls_upstream *upstream_tls(struct dp_req *r, char *key, size_t keylen,
+                                                  char *sni, size_t snilen)
+{
+    const struct dp_tls_upstream *tu =
+        r->svc->https && r->cfg ? dp_tls_store_upstream(r->cfg->tls, r->svc->index) : NULL;
+    snprintf(key, keylen, "%s", r->addr->key);
+    sni[0] = '\0';
+    if (!tu)
+        return NULL;
+    char host[300];
+    host_header(r, host, sizeof(host));
+    const char *h = host;
+    size_t n = strlen(host);
+    if (host[0] == '[') {
+        h++;
+        const char *rb = strchr(h, ']');
+        n = rb ? (size_t)(rb - h) : 0;
+    } else {
+        const char *colon = strchr(host, ':');
+        if (colon)
+            n = (size_t)(colon - host);
+    }
+    snprintf(sni, snilen, "%.*s", (int)n, h);
+    uint64_t hsh = tu->hash;
+    for (const char *p = sni; *p; p++)
+        hsh = (hsh ^ (unsigned char)*p) * 0x100000001b3ull;
+    snprintf(key, keylen, "%s|t%016llx", r->addr->key, (unsigned long long)hsh);
+    return tu;
+}
+
 static void try_next(struct dp_req *r)
 {
     struct dp_conn *c = r->c;
@@ -620,16 +655,27 @@ static void try_next(struct dp_req *r)
     atomic_fetch_add_explicit(&a->state->active, 1, memory_order_relaxed);
     r->counted = true;
     r->t_up_start_us = gw_time_mono_us();
-    struct dp_upconn *up = dp_pool_get(c->w->pool, a->key);
+    char key[sizeof(((struct dp_upconn *)0)->key)], sni[256];
+    const struct dp_tls_upstream *tu = upstream_tls(r, key, sizeof(key), sni, sizeof(sni));
+    struct dp_upconn *up = dp_pool_get(c->w->pool, key);
     if (up) {
         attach(r, up);
         send_head(r);
         return;
     }
-    up = upconn_new(r);
+    up = upconn_new(r, key);
     if (!up) {
         dp_conn_respond(c, 500, NULL, NULL);
         return;
+    }
+    if (tu) {
+        struct dp_tls_io *t = dp_tls_upstream_new(tu, sni, a->key);
+        if (!t) {
+            dp_upconn_free(up);
+            dp_conn_respond(c, 500, NULL, NULL);
+            return;
+        }
+        dp_io_set_tls(up->bev, t);
     }
     attach(r, up);
     up_deadline(r, s->connect_timeout_ms);

@@ -13,6 +13,7 @@
 #include "dp_http.h"
 #include "dp_io.h"
 #include "gw_log.h"
+#include "tls/dp_tls_server.h"
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
                       void *arg)
@@ -20,10 +21,13 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     struct dp_worker *w = arg;
     (void)len;
     int port = 0;
+    bool tls = false;
     for (size_t i = 0; i < w->nls; i++)
-        if (w->ls[i] == l)
+        if (w->ls[i] == l) {
             port = w->ls_port[i];
-    dp_conn_accept(w, fd, sa, port);
+            tls = w->ls_ssl[i];
+        }
+    dp_conn_accept(w, fd, sa, port, tls);
 }
 
 static void accept_error_cb(struct evconnlistener *l, void *arg)
@@ -170,7 +174,7 @@ struct dp_worker *dp_worker_create(int id, const struct dp_settings *set,
         return NULL;
     }
     for (size_t i = 0; i < nls; i++) {
-        if (ls[i].ssl)
+        if (ls[i].ssl && !dp_tls_server_ready())
             continue;
         struct evutil_addrinfo hints = {0}, *res = NULL;
         hints.ai_family = AF_UNSPEC;
@@ -200,6 +204,7 @@ struct dp_worker *dp_worker_create(int id, const struct dp_settings *set,
         evconnlistener_set_error_cb(l, accept_error_cb);
         w->ls[w->nls] = l;
         w->ls_port[w->nls] = ls[i].port;
+        w->ls_ssl[w->nls] = ls[i].ssl;
         w->nls++;
     }
     return w;

@@ -29,6 +29,7 @@ struct dp_worker {
     struct event_base *base;
     struct evconnlistener *ls[GW_LISTEN_MAX];
     int ls_port[GW_LISTEN_MAX];
+    bool ls_ssl[GW_LISTEN_MAX]; /* TLS listener (dp/tls/dp_tls_server.h) */
     size_t nls;
     const struct dp_settings *set; /* borrowed from main */
     struct dp_config *cfg;         /* referenced; refreshed when the generation changes */
@@ -49,7 +50,8 @@ struct dp_worker {
     unsigned ticks;
 };
 
-/* Creates worker id with its loop and listeners bound on every non-ssl address of ls (borrowed).
+/* Creates worker id with its loop and listeners bound on every address of ls (borrowed; ssl
+ * addresses only once dp_tls_server_init succeeded).
  * set is borrowed and must outlive the worker. Returns owned (free with dp_worker_destroy) or
  * NULL with a message in err. Main thread. */
 struct dp_worker *dp_worker_create(int id, const struct dp_settings *set,
