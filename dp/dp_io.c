@@ -97,6 +97,9 @@ static void update_read(struct dp_io *io)
     if (want && !io->reading) {
         event_add(io->rev, NULL);
         io->reading = true;
+        /* decrypted or buffered TLS bytes produce no socket event */
+        if (io->tls && dp_tls_io_pending(io->tls))
+            event_active(io->rev, EV_READ, 0);
     } else if (!want && io->reading) {
         event_del(io->rev);
         io->reading = false;

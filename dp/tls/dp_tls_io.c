@@ -183,7 +183,7 @@ enum dp_tls_res dp_tls_io_write(struct dp_tls_io *t, struct evbuffer *out)
 
 bool dp_tls_io_pending(const struct dp_tls_io *t)
 {
-    return SSL_pending(t->ssl) > 0;
+    return SSL_has_pending(t->ssl) == 1;
 }
 
 void dp_tls_io_free(struct dp_tls_io *t)

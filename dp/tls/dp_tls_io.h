@@ -53,7 +53,8 @@ enum dp_tls_res dp_tls_io_read(struct dp_tls_io *t, struct evbuffer *in, size_t 
 /* Encrypts and sends as much of out as the socket takes (drained from out). Worker thread. */
 enum dp_tls_res dp_tls_io_write(struct dp_tls_io *t, struct evbuffer *out);
 
-/* True when OpenSSL holds decrypted bytes not yet read (no socket event will announce them). */
+/* True when OpenSSL holds bytes not yet read, decrypted or not (no socket event will announce
+ * them). */
 bool dp_tls_io_pending(const struct dp_tls_io *t);
 
 /* Sends close_notify (best effort, never blocks) and frees t. Accepts NULL. Worker thread. */

@@ -322,6 +322,54 @@ class ProxyTLSTest(unittest.TestCase):
         # the other certificates came along unchanged
         self.assertEqual(served(self.tls_port, "a.test"), "CN=a.test,O=cert-a")
 
+    def test_zzz_rotation_under_load(self):
+        """New handshakes and requests on kept connections run while certificates change: no
+        handshake and no request fails, and both certificates were served."""
+        stop = threading.Event()
+        ders, fails, reqs = set(), [], [0]
+
+        def handshakes():
+            ctx = client_ctx()
+            while not stop.is_set():
+                try:
+                    raw = socket.create_connection(("127.0.0.1", self.tls_port), 5)
+                    with ctx.wrap_socket(raw, server_hostname="rot.test") as s:
+                        ders.add(s.getpeercert(binary_form=True))
+                except OSError as e:
+                    fails.append(repr(e))
+
+        def requests():
+            c = TLSConn(self.tls_port, "rot.test")
+            sock = None
+            while not stop.is_set():
+                try:
+                    status, _, _ = c.get("/")
+                    if status != 200:
+                        fails.append("status %d" % status)
+                    if sock is not None and c.sock is not sock:
+                        fails.append("kept connection was closed")
+                    sock = c.sock
+                    reqs[0] += 1
+                except (OSError, http.client.HTTPException) as e:
+                    fails.append(repr(e))
+            c.close()
+
+        threads = [threading.Thread(target=f) for f in (handshakes, handshakes, requests)]
+        for t in threads:
+            t.start()
+        try:
+            for rot in ("rot1", "rot2", "rot1", "rot2"):
+                type(self).revision += 1
+                self.dp.reload(self.config(rot), self.revision)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(10)
+        self.assertEqual(fails, [])
+        self.assertGreater(reqs[0], 0)
+        self.assertEqual(sorted(subject(d) for d in ders),
+                         ["CN=rot.test,O=rot-v1", "CN=rot.test,O=rot-v2"])
+
     def test_session_resumption(self):
         ctx = client_ctx()
         ctx.maximum_version = ssl.TLSVersion.TLSv1_2
