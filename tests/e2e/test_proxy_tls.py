@@ -383,6 +383,57 @@ class ProxyTLSTest(unittest.TestCase):
         s2.close()
 
 
+class TLSSettingsTest(unittest.TestCase):
+    def run_dp(self, **env):
+        prefix = h.make_tmpdir("dp-")
+        port = h.free_port()
+        e = dict(os.environ)
+        e.update({"PORTICO_PREFIX": prefix, "PORTICO_STATUS_LISTEN": "off",
+                  "PORTICO_PROXY_LISTEN": "127.0.0.1:%d ssl" % port})
+        e.update(env)
+        r = subprocess.run([h.DP_BIN], env=e, capture_output=True, timeout=30, text=True)
+        for m in h.SANITIZER_MARKERS:
+            self.assertNotIn(m, r.stderr)
+        return r
+
+    def test_bad_settings_stop_the_start(self):
+        r = self.run_dp(PORTICO_SSL_CIPHER_SUITE="strong")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("ssl_cipher_suite", r.stderr)
+        r = self.run_dp(PORTICO_SSL_PROTOCOLS="TLSv1.2 SSLv3")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("ssl_protocols", r.stderr)
+        r = self.run_dp(PORTICO_SSL_CIPHER_SUITE="custom")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("ssl_ciphers", r.stderr)
+        r = self.run_dp(PORTICO_SSL_CERT="/nonexistent.crt", PORTICO_SSL_CERT_KEY="/nonexistent.key")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("ssl_cert", r.stderr)
+
+    def test_configured_default_certificate_and_protocols(self):
+        certs = Certs()
+        cert, key = certs.leaf("default.test", "configured", "DNS:default.test")
+        d = h.make_tmpdir("pem-")
+        cf, kf = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
+        with open(cf, "w") as f:
+            f.write(cert)
+        with open(kf, "w") as f:
+            f.write(key)
+        http_port, tls_port = h.free_port(), h.free_port()
+        dp = h.DataPlane({}, proxy_port=http_port, extra_env={
+            "PORTICO_PROXY_LISTEN": "127.0.0.1:%d, 127.0.0.1:%d ssl" % (http_port, tls_port),
+            "PORTICO_SSL_CERT": cf, "PORTICO_SSL_CERT_KEY": kf,
+            "PORTICO_SSL_CIPHER_SUITE": "modern"})
+        try:
+            h.wait_port(tls_port)
+            self.assertEqual(served(tls_port, "x.test"), "CN=default.test,O=configured")
+            # modern: TLS 1.3 only
+            with self.assertRaises(ssl.SSLError):
+                served(tls_port, "x.test", client_ctx("ECDHE-RSA-AES128-GCM-SHA256"))
+        finally:
+            dp.stop()
+
+
 class UpstreamTLSTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -429,13 +480,34 @@ class UpstreamTLSTest(unittest.TestCase):
             "ca_certificates": [{"id": ca_id, "cert": cls.certs.ca_pem()},
                                 {"id": other_id, "cert": cls.other.ca_pem()}],
         }
-        cls.dp = h.DataPlane(cfg)
+        http_port, cls.tls_port = h.free_port(), h.free_port()
+        cls.dp = h.DataPlane(cfg, proxy_port=http_port, workers=2, extra_env={
+            "PORTICO_PROXY_LISTEN": "127.0.0.1:%d, 127.0.0.1:%d ssl" % (http_port, cls.tls_port)})
+        h.wait_port(cls.tls_port)
 
     @classmethod
     def tearDownClass(cls):
         cls.dp.stop()
         cls.up.stop()
         cls.mtls.stop()
+
+    def test_large_bodies_through_both_tls_legs(self):
+        import hashlib
+        c = TLSConn(self.tls_port, "big.test")
+        n = 5 * 1024 * 1024 + 123
+        c.request("GET", "/verify-ok/_bytes/%d" % n, headers={"Host": "big.test"})
+        r = c.getresponse()
+        data = r.read()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(len(data), n)
+        self.assertEqual(data, ((bytes(range(256)) * 256) * (n // 65536 + 1))[:n])
+        body = os.urandom(3 * 1024 * 1024 + 7)
+        c.request("POST", "/verify-ok/_sink", body=body, headers={"Host": "big.test"})
+        r = c.getresponse()
+        got = json.loads(r.read())
+        self.assertEqual(got["length"], len(body))
+        self.assertEqual(got["sha256"], hashlib.sha256(body).hexdigest())
+        c.close()
 
     def test_verified_upstream(self):
         r = self.dp.get("/verify-ok/x")
