@@ -621,7 +621,7 @@ static const struct dp_tls_upstream *upstream_tls(struct dp_req *r, char *key, s
     uint64_t hsh = tu->hash;
     for (const char *p = sni; *p; p++)
         hsh = (hsh ^ (unsigned char)*p) * 0x100000001b3ull;
-    snprintf(key, keylen, "%s|t%016llx", r->addr->key, (unsigned long long)hsh);
+    snprintf(key, keylen, "%.56s|t%016llx", r->addr->key, (unsigned long long)hsh);
     return tu;
 }
 
