@@ -301,8 +301,8 @@ static const struct cert *lookup(const struct dp_tls_store *s, const char *name)
         size_t n = strlen(buf);
         c = dp_strmap_get(&s->snis, buf, n);
         const char *dot = strchr(buf, '.');
-        if (!c && dot) {
-            /* "*.example.com" */
+        if (!c && dot && dot > buf && strchr(dot + 1, '.')) {
+            /* "*.example.com" (never "*.com", as Kong) */
             int k = snprintf(w, sizeof(w), "*%s", dot);
             c = dp_strmap_get(&s->snis, w, (size_t)k);
         }

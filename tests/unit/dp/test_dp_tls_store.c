@@ -187,6 +187,22 @@ static void sni_star_is_the_config_default(void **state)
     tcfg_free(&t);
 }
 
+static void no_wildcard_on_the_top_level(void **state)
+{
+    (void)state;
+    struct tcfg t;
+    tcfg_init(&t);
+    add_cert(&t, "tld");
+    add_sni(&t, "*.com", "tld");
+    struct dp_tls_store *s = NULL;
+    assert_int_equal(dp_tls_store_build(&t.cfg, on_error, &t, &s), GW_OK);
+    /* Kong builds "*.rest" only when rest still has a dot */
+    assert_string_equal(pick(s, "example.com"), "default");
+    assert_string_equal(pick(s, "*.com"), "tld");
+    dp_tls_store_destroy(s);
+    tcfg_free(&t);
+}
+
 static void empty_config_has_no_certificates(void **state)
 {
     (void)state;
@@ -303,6 +319,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sni_exact_wildcards_default),
         cmocka_unit_test(sni_star_is_the_config_default),
+        cmocka_unit_test(no_wildcard_on_the_top_level),
         cmocka_unit_test(empty_config_has_no_certificates),
         cmocka_unit_test(bad_certificates_are_rejected),
         cmocka_unit_test(upstream_parameters),
