@@ -111,6 +111,10 @@ enum dp_tls_res dp_tls_io_read(struct dp_tls_io *t, struct evbuffer *in, size_t 
             int rc = SSL_read(t->ssl, (char *)v[i].iov_base + got[i], (int)want);
             if (rc > 0) {
                 got[i] += (size_t)rc;
+                /* Level-triggered events bring us back for bytes still in the socket: only
+                 * what OpenSSL already holds is read now (saves a read that would block). */
+                if (!SSL_has_pending(t->ssl))
+                    goto done;
                 continue;
             }
             int e = SSL_get_error(t->ssl, rc);
@@ -131,6 +135,7 @@ enum dp_tls_res dp_tls_io_read(struct dp_tls_io *t, struct evbuffer *in, size_t 
             break;
         }
     }
+done:
     for (int i = 0; i < nv; i++) {
         v[i].iov_len = got[i];
         *n += got[i];
@@ -143,22 +148,18 @@ enum dp_tls_res dp_tls_io_write(struct dp_tls_io *t, struct evbuffer *out)
 {
     t->write_want_read = false;
     while (evbuffer_get_length(out)) {
-        struct evbuffer_iovec v;
-        if (evbuffer_peek(out, -1, NULL, &v, 1) < 1)
+        /* One full record at a time: small pieces (a response head, then its body) are
+         * joined so that they leave in one record and one send. A write repeated after
+         * WANT_WRITE has the same length and bytes (nothing is drained until OpenSSL took
+         * them). */
+        size_t total = evbuffer_get_length(out);
+        int len = t->wlen ? t->wlen : (int)(total > TLS_WRITE_MAX ? TLS_WRITE_MAX : total);
+        unsigned char *data = evbuffer_pullup(out, len);
+        if (!data)
             return DP_TLS_ERROR;
-        /* A write repeated after WANT_WRITE must have the same length (the bytes are the
-         * same: nothing is drained until OpenSSL took them). */
-        int len = t->wlen ? t->wlen : (int)(v.iov_len > TLS_WRITE_MAX ? TLS_WRITE_MAX : v.iov_len);
-        if ((size_t)len > v.iov_len) {
-            /* the first chunk cannot shrink; be safe anyway */
-            unsigned char *p = evbuffer_pullup(out, len);
-            if (!p)
-                return DP_TLS_ERROR;
-            v.iov_base = p;
-        }
         ERR_clear_error();
         errno = 0;
-        int rc = SSL_write(t->ssl, v.iov_base, len);
+        int rc = SSL_write(t->ssl, data, len);
         if (rc > 0) {
             t->wlen = 0;
             evbuffer_drain(out, (size_t)rc);
