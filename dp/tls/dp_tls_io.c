@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "gw_log.h"
 
@@ -91,6 +92,31 @@ enum dp_tls_res dp_tls_io_handshake(struct dp_tls_io *t)
     return DP_TLS_ERROR;
 }
 
+/* A plain HTTP request on a TLS port gets nginx's answer (400, in plain text since the client
+ * speaks no TLS) before the connection closes. True when that was the error. */
+static bool plain_http_answered(struct dp_tls_io *t)
+{
+    unsigned long e = ERR_peek_error();
+    if (ERR_GET_LIB(e) != ERR_LIB_SSL || ERR_GET_REASON(e) != SSL_R_HTTP_REQUEST)
+        return false;
+    ERR_clear_error();
+    static const char resp[] = "HTTP/1.1 400 Bad Request\r\n"
+                               "Content-Type: application/json; charset=utf-8\r\n"
+                               "Content-Length: 59\r\n"
+                               "Connection: close\r\n\r\n"
+                               "{\"message\":\"The plain HTTP request was sent to HTTPS port\"}";
+    int fd = SSL_get_fd(t->ssl);
+    /* read what already arrived of the request: closing with unread bytes would reset the
+     * connection before the client reads the answer */
+    char sink[4096];
+    for (int i = 0; fd >= 0 && i < 16 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+        ;
+    if (fd >= 0 && send(fd, resp, sizeof(resp) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
+        GW_LOG_ERRNO(GW_LOG_DEBUG, errno, "cannot answer a plain HTTP request on a TLS port");
+    GW_LOG(GW_LOG_INFO, "plain HTTP request on a TLS port answered with 400");
+    return true;
+}
+
 enum dp_tls_res dp_tls_io_read(struct dp_tls_io *t, struct evbuffer *in, size_t max, size_t *n)
 {
     *n = 0;
@@ -126,6 +152,8 @@ enum dp_tls_res dp_tls_io_read(struct dp_tls_io *t, struct evbuffer *in, size_t 
             } else if (e == SSL_ERROR_ZERO_RETURN) {
                 res = DP_TLS_EOF;
             } else {
+                if (!t->client && plain_http_answered(t))
+                    return DP_TLS_ERROR;
                 char why[256];
                 ssl_error_text(why, sizeof(why));
                 GW_LOG(GW_LOG_INFO, "TLS read failed peer=%s reason=\"%s\"",

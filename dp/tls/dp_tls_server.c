@@ -45,8 +45,7 @@ static const unsigned char sid_ctx[] = "portico-proxy";
 static struct {
     int min_proto, max_proto;
     char ciphers[2048]; /* TLS 1.2 and older; "" = OpenSSL's default */
-    bool set;
-} opts = {TLS1_2_VERSION, TLS1_3_VERSION, CIPHERS_INTERMEDIATE, false};
+} opts = {TLS1_2_VERSION, TLS1_3_VERSION, CIPHERS_INTERMEDIATE};
 
 static SSL_CTX *base_ctx;
 static int worker_idx = -1;
@@ -126,7 +125,6 @@ enum gw_err dp_tls_server_options(const struct gw_conf *conf, char *err, size_t 
     opts.min_proto = lo;
     opts.max_proto = hi;
     snprintf(opts.ciphers, sizeof(opts.ciphers), "%s", ciphers);
-    opts.set = true;
     /* Check the cipher list once, here, so a typo stops the start with the key's name. */
     SSL_CTX *probe = dp_tls_server_ctx_new();
     if (!probe) {

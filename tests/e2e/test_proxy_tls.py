@@ -264,6 +264,11 @@ class ProxyTLSTest(unittest.TestCase):
         r = h.request("GET", "http://127.0.0.1:%d/echo" % self.http_port)
         self.assertEqual(r.json()["headers"]["X-Forwarded-Proto"], "http")
 
+    def test_plain_http_on_tls_port(self):
+        r = h.request("GET", "http://127.0.0.1:%d/" % self.tls_port)
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.json()["message"], "The plain HTTP request was sent to HTTPS port")
+
     def test_h2_only_client_gets_no_alpn(self):
         ctx = client_ctx()
         ctx.set_alpn_protocols(["h2"])
