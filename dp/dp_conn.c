@@ -620,6 +620,18 @@ static void request_host(struct dp_req *r)
     r->host_len = n;
 }
 
+/* Kong's forwarded_proto: https for a TLS connection, or when a trusted peer says so in
+ * X-Forwarded-Proto (a TLS-terminating balancer in front). */
+static bool forwarded_https(const struct dp_conn *c, const struct dp_req *r)
+{
+    if (c->tls)
+        return true;
+    if (!dp_settings_is_trusted(c->w->set, c->peer_ip))
+        return false;
+    int i = dp_hblock_find(&r->hb, "x-forwarded-proto", 17, 0);
+    return i >= 0 && r->hb.h[i].vl == 5 && strncasecmp(r->hb.buf + r->hb.h[i].vo, "https", 5) == 0;
+}
+
 static void dispatch(struct dp_conn *c)
 {
     struct dp_req *r = c->req;
@@ -694,7 +706,7 @@ static void dispatch(struct dp_conn *c)
         return;
     }
     r->route = r->match.route;
-    if (!c->tls && !r->route->proto_http) {
+    if (!r->route->proto_http && !forwarded_https(c, r)) {
         int code = r->route->https_redirect_status_code;
         if (code == 426) {
             dp_conn_respond(c, 426, "Please use HTTPS protocol",

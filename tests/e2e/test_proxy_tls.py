@@ -439,6 +439,27 @@ class TLSSettingsTest(unittest.TestCase):
             dp.stop()
 
 
+class ForwardedProtoTest(unittest.TestCase):
+    def test_trusted_x_forwarded_proto_https_passes_https_only_routes(self):
+        up = h.Upstream("fp")
+        cfg = {"services": [{"name": "s", "host": "127.0.0.1", "port": up.port}],
+               "routes": [{"name": "r", "service": "s", "paths": ["/"],
+                           "protocols": ["https"]}]}
+        trusting = h.DataPlane(cfg, extra_env={"PORTICO_TRUSTED_IPS": "127.0.0.1"})
+        plain = h.DataPlane(cfg)
+        try:
+            fwd = {"X-Forwarded-Proto": "https"}
+            r = trusting.get("/x", headers=fwd)
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.json()["headers"]["X-Forwarded-Proto"], "https")
+            self.assertEqual(trusting.get("/x").status, 426)
+            self.assertEqual(plain.get("/x", headers=fwd).status, 426)
+        finally:
+            trusting.stop()
+            plain.stop()
+            up.stop()
+
+
 class UpstreamTLSTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
