@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "admin/cp_admin.h"
+#include "cluster/cp_cluster.h"
+#include "cluster/cp_cluster_gencert.h"
 #include "cp_conf.h"
 #include "declarative/cp_decl_admin.h"
 #include "declarative/cp_decl_cli.h"
@@ -44,6 +46,7 @@ static int run(struct gw_conf *conf)
     struct event *sigterm = NULL, *sigint = NULL;
     struct cp_store *store = NULL;
     struct cp_admin *admin = NULL;
+    struct cp_cluster *cluster = NULL;
     char msg[512];
 
     const char *prefix = gw_conf_str(conf, "prefix");
@@ -72,10 +75,13 @@ static int run(struct gw_conf *conf)
         goto out;
     if (cp_decl_admin_register(admin) != GW_OK)
         goto out;
+    if (cp_cluster_start(conf, &cluster) != GW_OK)
+        goto out;
     GW_LOG(GW_LOG_NOTICE, "control plane started version=%s", PORTICO_VERSION);
     event_base_dispatch(base);
     rc = 0;
 out:
+    cp_cluster_stop(cluster);
     cp_admin_stop(admin);
     if (sigterm)
         event_free(sigterm);
@@ -130,6 +136,8 @@ int main(int argc, char **argv)
         rc = cp_decl_cli_main(&conf, cli.argc, cli.argv);
     } else if (cli.argc > 0 && strcmp(cli.argv[0], "migrations") == 0) {
         rc = migrations(&conf, cli.argc - 1, cli.argv + 1);
+    } else if (cli.argc > 0 && strcmp(cli.argv[0], "gen-cert") == 0) {
+        rc = cp_cluster_gencert_main(cli.argc, cli.argv);
     } else if (cli.argc > 0) {
         fprintf(stderr, "portico-cp: unknown command '%s' (see --help)\n", cli.argv[0]);
         rc = 2;

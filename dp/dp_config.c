@@ -511,6 +511,8 @@ static enum gw_err build_routes(struct dp_config *cfg, const Portico__V1__Config
         }
         if (!r->proto_http && !r->proto_https)
             continue; /* stream/grpc routes are not served by the HTTP proxy */
+        if (r->service && !r->service->enabled)
+            continue; /* Kong leaves the routes of a disabled service out of the router */
         char field[64] = "", msg[400] = "";
         err = dp_router_add(cfg->router, r, p, field, sizeof(field), msg, sizeof(msg));
         if (err == GW_ERR_INVALID) {

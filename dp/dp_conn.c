@@ -319,9 +319,16 @@ static int on_headers_complete(llhttp_t *p)
         r->error_status = 400; /* HTTP/0.9 and unknown versions */
         return -1;
     }
-    r->keepalive = llhttp_should_keep_alive(p);
+    r->keepalive = llhttp_should_keep_alive(p) && c->w->set->keepalive_timeout_s > 0;
     r->chunked = (p->flags & F_CHUNKED) != 0;
     r->upgrade = p->upgrade != 0;
+    /* Like nginx: HTTP/1.1 needs exactly one Host header. */
+    int host = dp_hblock_find(&r->hb, "host", 4, 0);
+    if ((host < 0 && r->http_minor >= 1) ||
+        (host >= 0 && dp_hblock_find(&r->hb, "host", 4, (size_t)host + 1) >= 0)) {
+        r->error_status = 400;
+        return -1;
+    }
     /* Duplicate Content-Length headers, even equal ones, are a smuggling vector. */
     int cl = dp_hblock_find(&r->hb, "content-length", 14, 0);
     if (cl >= 0 && dp_hblock_find(&r->hb, "content-length", 14, (size_t)cl + 1) >= 0) {
@@ -475,7 +482,7 @@ void dp_conn_respond(struct dp_conn *c, int status, const char *message, const c
     if (r->up)
         dp_proxy_release(r, false);
     if (!r->msg_complete || status == 400 || status == 408 || status == 413 || status == 414 ||
-        status == 431 || c->w->draining)
+        status == 431 || c->w->draining || !r->keepalive)
         c->close_after = true;
     bool head = r->headers_done && r->method == HTTP_HEAD;
     char body[512];
@@ -572,8 +579,8 @@ void dp_conn_request_done(struct dp_conn *c)
     if (!r)
         return;
     dp_metrics_request(r->svc ? r->svc->metrics : NULL, r->status);
-    if (!r->msg_complete || !r->keepalive)
-        c->close_after = true;
+    if (!r->msg_complete || !r->keepalive || c->w->set->keepalive_timeout_s == 0)
+        c->close_after = true; /* keepalive_timeout = 0 disables client keep-alive */
     c->req = NULL;
     dp_req_free(r);
     if (c->close_after || c->w->draining) {
@@ -641,18 +648,24 @@ static void dispatch(struct dp_conn *c)
         dp_config_ref(cfg);
         r->cfg = cfg;
     }
-    /* Request target: origin-form, or absolute-form whose authority is ignored here. */
+    /* Request target: origin-form, or absolute-form whose authority replaces the Host header
+     * (RFC 9112 3.2.2); from here on url_o/url_l point at the origin-form part. */
     const char *url = r->hb.buf + r->url_o;
     size_t ulen = r->url_l;
+    const char *authority = NULL;
+    size_t alen = 0;
     if (ulen > 7 && strncasecmp(url, "http://", 7) == 0) {
         const char *slash = memchr(url + 7, '/', ulen - 7);
         if (!slash) {
-            url = "/";
-            ulen = 1;
-        } else {
-            ulen -= (size_t)(slash - url);
-            url = slash;
+            dp_conn_respond(c, 400, NULL, NULL);
+            return;
         }
+        authority = url + 7;
+        alen = (size_t)(slash - authority);
+        r->url_o += (uint32_t)(slash - url);
+        r->url_l -= (uint32_t)(slash - url);
+        url = slash;
+        ulen = r->url_l;
     }
     const char *q = memchr(url, '?', ulen);
     size_t plen = q ? (size_t)(q - url) : ulen;
@@ -671,6 +684,29 @@ static void dispatch(struct dp_conn *c)
         return;
     }
     request_host(r);
+    if (authority) {
+        const char *at = memchr(authority, '@', alen);
+        if (at) {
+            alen -= (size_t)(at + 1 - authority);
+            authority = at + 1;
+        }
+        size_t n = alen;
+        if (n && authority[0] == '[') {
+            const char *rb = memchr(authority, ']', n);
+            if (rb)
+                n = (size_t)(rb - authority) + 1;
+        } else {
+            const char *colon = memchr(authority, ':', n);
+            if (colon)
+                n = (size_t)(colon - authority);
+        }
+        if (n >= sizeof(r->hostbuf))
+            n = sizeof(r->hostbuf) - 1;
+        for (size_t i = 0; i < n; i++)
+            r->hostbuf[i] = (char)tolower((unsigned char)authority[i]);
+        r->hostbuf[n] = '\0';
+        r->host_len = n;
+    }
     if (!cfg) {
         dp_conn_respond(c, 404, "no Route matched with those values", NULL);
         return;

@@ -40,7 +40,7 @@ struct dp_upconn {
     struct dp_worker *w;
     struct dp_req *req;    /* current request; NULL while idle in the pool */
     struct dp_conn *tconn; /* client connection of a websocket tunnel */
-    char key[80];          /* "ip:port" */
+    char key[360];         /* "ip:port", plus "|tls|<server name>" for TLS */
     int nrequests;
     struct dp_upconn *next, *prev; /* pool list */
     uint64_t idle_since_ms;        /* when it entered the pool */

@@ -14,7 +14,7 @@
 
 struct dp_pool_slot {
     struct dp_pool_slot *next; /* bucket chain */
-    char key[80];
+    char key[360];
     struct dp_upconn *idle; /* most recent first */
     int count;
 };

@@ -2,6 +2,7 @@
  * reusing or opening a connection, writing the rewritten request, streaming the body, parsing
  * and forwarding the response, retries on connection errors and timeouts, websocket tunnels.
  * SPDX-License-Identifier: Apache-2.0 */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -31,16 +32,60 @@ static void fail_try(struct dp_req *r, bool timeout, const char *why);
 
 /* ---- request head --------------------------------------------------------------------------- */
 
-static bool hop_by_hop(const char *n, size_t l)
+/* Header names the proxy treats specially, classified once by length then compared. */
+enum hname {
+    H_OTHER = 0,
+    H_HOP, /* connection, keep-alive, proxy-connection, te, trailer, transfer-encoding */
+    H_UPGRADE,
+    H_HOST,
+    H_CONTENT_LENGTH,
+    H_EXPECT,
+    H_VIA,
+    H_SERVER,
+    H_X_REAL_IP,
+    H_X_FORWARDED, /* x-forwarded-* */
+    H_REQUEST_ID,  /* x-portico-request-id */
+    H_COUNT_       /* keep last */
+};
+
+#define IS(lit) (l == sizeof(lit) - 1 && strncasecmp(n, lit, sizeof(lit) - 1) == 0)
+
+static enum hname classify(const char *n, size_t l)
 {
-    static const char *const names[] = {"connection", "keep-alive", "proxy-connection",
-                                        "te",         "trailer",    "transfer-encoding",
-                                        "upgrade",    NULL};
-    for (int i = 0; names[i]; i++)
-        if (strlen(names[i]) == l && strncasecmp(n, names[i], l) == 0)
-            return true;
-    return false;
+    switch (l) {
+    case 2:
+        return IS("te") ? H_HOP : H_OTHER;
+    case 3:
+        return IS("via") ? H_VIA : H_OTHER;
+    case 4:
+        return IS("host") ? H_HOST : H_OTHER;
+    case 6:
+        return IS("expect") ? H_EXPECT : IS("server") ? H_SERVER : H_OTHER;
+    case 7:
+        return IS("upgrade") ? H_UPGRADE : IS("trailer") ? H_HOP : H_OTHER;
+    case 9:
+        return IS("x-real-ip") ? H_X_REAL_IP : H_OTHER;
+    case 10:
+        return IS("connection") || IS("keep-alive") ? H_HOP : H_OTHER;
+    case 14:
+        return IS("content-length") ? H_CONTENT_LENGTH : H_OTHER;
+    case 16:
+        return IS("proxy-connection") ? H_HOP : H_OTHER;
+    case 17:
+        return IS("transfer-encoding") ? H_HOP : H_OTHER;
+    case 20:
+        if (IS("x-portico-request-id"))
+            return H_REQUEST_ID;
+        break;
+    default:
+        break;
+    }
+    if (l > 12 && strncasecmp(n, "x-forwarded-", 12) == 0)
+        return H_X_FORWARDED;
+    return H_OTHER;
 }
+
+#undef IS
 
 /* True if header name n is listed in one of the Connection headers of b. */
 static bool in_connection(const struct dp_hblock *b, const char *n, size_t l)
@@ -79,14 +124,6 @@ static bool connection_lists_headers(const struct dp_hblock *b)
     }
     return false;
 }
-
-static bool name_is_n(const struct dp_hspan *h, const char *buf, const char *lname, size_t l)
-{
-    return h->nl == l && strncasecmp(buf + h->no, lname, l) == 0;
-}
-
-/* lname must be a lowercase string literal. */
-#define name_is(h, buf, lname) name_is_n((h), (buf), (lname), sizeof(lname) - 1)
 
 static const char *hval(const struct dp_hblock *b, const char *lname, size_t *len)
 {
@@ -130,12 +167,8 @@ static enum gw_err build_head(struct dp_req *r)
     for (size_t i = 0; i < b->n; i++) {
         const struct dp_hspan *s = &b->h[i];
         const char *n = b->buf + s->no;
-        if (hop_by_hop(n, s->nl) || name_is(s, b->buf, "host") ||
-            name_is(s, b->buf, "content-length") || name_is(s, b->buf, "expect") ||
-            name_is(s, b->buf, "via") || name_is(s, b->buf, "x-real-ip") ||
-            name_is(s, b->buf, "x-portico-request-id") ||
-            (s->nl > 12 && strncasecmp(n, "x-forwarded-", 12) == 0) ||
-            (conn_tokens && in_connection(b, n, s->nl)))
+        enum hname k = classify(n, s->nl);
+        if ((k != H_OTHER && k != H_SERVER) || (conn_tokens && in_connection(b, n, s->nl)))
             continue;
         dp_wb_mem(h, n, s->nl);
         DP_WB_LIT(h, ": ");
@@ -785,20 +818,20 @@ static int r_on_headers_complete(llhttp_t *p)
     for (size_t i = 1; i < b->n; i++) {
         const struct dp_hspan *s = &b->h[i];
         const char *n = b->buf + s->no;
-        if (name_is(s, b->buf, "via")) {
+        enum hname k = classify(n, s->nl);
+        if (k == H_VIA) {
             via = b->buf + s->vo;
             via_len = s->vl;
             continue;
         }
-        if (name_is(s, b->buf, "upgrade") && status == 101) {
+        if (k == H_UPGRADE && status == 101) {
             /* passed through for the tunnel */
-        } else if (hop_by_hop(n, s->nl) || (conn_tokens && in_connection(b, n, s->nl))) {
+        } else if (k == H_HOP || k == H_UPGRADE || (conn_tokens && in_connection(b, n, s->nl))) {
             continue;
         }
-        if (name_is(s, b->buf, "content-length") && r->framing != DP_FRAME_LENGTH &&
-            !(head || status == 304))
+        if (k == H_CONTENT_LENGTH && r->framing != DP_FRAME_LENGTH && !(head || status == 304))
             continue;
-        if (name_is(s, b->buf, "server"))
+        if (k == H_SERVER)
             server = true;
         dp_wb_mem(o, n, s->nl);
         DP_WB_LIT(o, ": ");

@@ -89,6 +89,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     uint64_t now = dp_worker_now_ms(w);
+    (void)dp_worker_config(w); /* an idle worker lets go of a replaced config promptly */
     dp_conn_tick(w, now);
     if (++w->ticks % 10 == 0)
         dp_pool_tick(w->pool, now);

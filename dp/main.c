@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster/dp_cluster_client.h"
 #include "config/dp_config_apply.h"
 #include "dp_conf.h"
 #include "dp_dns.h"
@@ -81,6 +82,14 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(m->base);
 }
 
+/* Applies a snapshot from the cluster client (arg: the size_t cluster_max_payload). Runs on the
+ * cluster client's apply thread. */
+static enum gw_err apply_snapshot(void *arg, const Portico__V1__Snapshot *snap,
+                                  dp_config_error_fn on_error, void *err_arg)
+{
+    return dp_config_apply_snapshot(snap, *(const size_t *)arg, on_error, err_arg);
+}
+
 static int nworkers(const struct gw_conf *conf)
 {
     long long n = gw_conf_int(conf, "worker_threads");
@@ -100,6 +109,7 @@ static int run(struct gw_conf *conf)
     size_t nproxy = 0, nstatus = 0;
     char err[512] = "";
     struct dp_worker **workers = NULL;
+    struct dp_cluster_client *cluster = NULL;
     int nw = 0;
     struct dp_status *st = NULL;
     struct event *sigs[5] = {0};
@@ -182,9 +192,10 @@ static int run(struct gw_conf *conf)
         }
     }
 
-    /* ---- cluster client: the cluster helper starts it here ----
-     * dp_cluster_client_start(conf, ...) connects to cluster_control_plane and calls
-     * dp_config_apply_snapshot() for every snapshot received. */
+    /* the cluster client connects to cluster_control_plane and applies every snapshot */
+    if (dp_cluster_client_start(conf, apply_snapshot, &m.max_payload, dp_config_current,
+                                &cluster) != GW_OK)
+        goto out;
 
     GW_LOG(GW_LOG_NOTICE, "data plane started version=%s workers=%d", PORTICO_VERSION, nw);
     event_base_dispatch(m.base);
@@ -201,9 +212,9 @@ static int run(struct gw_conf *conf)
     signal(SIGHUP, SIG_IGN);
     signal(SIGUSR1, SIG_IGN);
 
-    /* ---- cluster client: dp_cluster_client_stop() goes here, before the workers stop ---- */
-
 out:
+    /* the cluster client stops before the workers */
+    dp_cluster_client_stop(cluster);
     if (workers) {
         for (int i = 0; i < nw; i++)
             if (workers[i] && workers[i]->started)

@@ -607,7 +607,7 @@ class DataPlane:
                "PORTICO_PROXY_LISTEN": "127.0.0.1:%d" % self.proxy_port,
                "PORTICO_STATUS_LISTEN": "127.0.0.1:%d" % self.status_port,
                "PORTICO_WORKER_THREADS": str(workers),
-               "PORTICO_CLUSTER_CONTROL_PLANE": "127.0.0.1:%d" % free_port()}
+               "PORTICO_CLUSTER_CONTROL_PLANE": "off"}
         env.update(extra_env or {})
         self.proc = Proc([DP_BIN], env=env, name="dp")
         wait_port(self.proxy_port)

@@ -203,6 +203,23 @@ class SeedFlowTest(unittest.TestCase):
         self.assertIn("portico_config_revision 1", m)
 
 
+class LogReopenTest(unittest.TestCase):
+    def test_sigusr1_reopens_log_file(self):
+        d = h.make_tmpdir()
+        log = os.path.join(d, "dp.log")
+        dp = h.DataPlane(None, extra_env={"PORTICO_LOG_FILE": log})
+        try:
+            h.wait_for(lambda: os.path.exists(log), 5, what="log file")
+            os.rename(log, log + ".1")
+            dp.proc.signal(10)  # SIGUSR1
+            h.wait_for(lambda: os.path.exists(log), 5, what="reopened log file")
+            h.wait_for(lambda: "log file reopened" in open(log).read(), 5, what="log line")
+        finally:
+            dp.stop()
+        self.assertIn("data plane started", open(log + ".1").read())
+        self.assertIn("data plane stopped", open(log).read())
+
+
 class CacheTest(unittest.TestCase):
     def test_no_cache_not_ready_then_corrupt_cache_ignored(self):
         dp = h.DataPlane(None)

@@ -40,6 +40,8 @@ SMUGGLING = {
     "obs_fold": b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n Transfer-Encoding: chunked\r\n\r\n",
     "nul_in_header": b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n",
     "http09": b"GET /\r\n\r\n",
+    "duplicate_host": b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    "missing_host_http11": b"GET / HTTP/1.1\r\nX-A: 1\r\n\r\n",
 }
 
 
@@ -130,6 +132,23 @@ class LimitsTest(unittest.TestCase):
             self.assertGreater(time.monotonic() - t0, 0.5)
         finally:
             s.close()
+
+
+class NoKeepaliveTest(unittest.TestCase):
+    def test_keepalive_timeout_zero_closes_after_each_response(self):
+        up = h.Upstream("u")
+        dp = h.DataPlane(simple_config(up.port), extra_env={"PORTICO_KEEPALIVE_TIMEOUT": "0"})
+        try:
+            t0 = time.monotonic()
+            out = raw(dp.proxy_port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertLess(time.monotonic() - t0, 2)  # closed by the server, no timeout
+            self.assertTrue(out.startswith(b"HTTP/1.1 200"), out)
+            self.assertIn(b"Connection: close", out)
+            out = raw(dp.proxy_port, b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertTrue(out.startswith(b"HTTP/1.1 200"), out)
+        finally:
+            dp.stop()
+            up.stop()
 
 
 class StreamingTest(unittest.TestCase):

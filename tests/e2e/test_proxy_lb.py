@@ -273,8 +273,11 @@ class FailureTest(unittest.TestCase):
 
     def test_route_without_service_and_https_only(self):
         a = h.Upstream("a")
-        cfg = {"services": [{"name": "s", "host": "127.0.0.1", "port": a.port}],
+        cfg = {"services": [{"name": "s", "host": "127.0.0.1", "port": a.port},
+                            {"name": "off", "host": "127.0.0.1", "port": a.port,
+                             "enabled": False}],
                "routes": [{"name": "nosvc", "paths": ["/nosvc"]},
+                          {"name": "off", "service": "off", "paths": ["/off"]},
                           {"name": "tls", "service": "s", "paths": ["/tls"],
                            "protocols": ["https"]},
                           {"name": "tls301", "service": "s", "paths": ["/r301"],
@@ -284,6 +287,8 @@ class FailureTest(unittest.TestCase):
             r = dp.get("/nosvc")
             self.assertEqual(r.status, 503)
             self.assertEqual(r.json()["message"], "no Service found with those values")
+            r = dp.get("/off")  # the routes of a disabled service are not routed
+            self.assertEqual(r.status, 404)
             r = dp.get("/tls")
             self.assertEqual(r.status, 426)
             self.assertEqual(r.json()["message"], "Please use HTTPS protocol")

@@ -88,6 +88,14 @@ class RouterTest(unittest.TestCase):
                 st, path, _ = self.route_of("/h", headers={"Host": host})
                 self.assertEqual((st, path), (200, want))
 
+    def test_absolute_form_target_names_the_host(self):
+        from test_proxy_basic import raw
+        out = raw(self.dp.proxy_port, b"GET http://api.example.test/h?q=1 HTTP/1.1\r\n"
+                  b"Host: other.test\r\nConnection: close\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 200"), out[:200])
+        self.assertIn(b'"path": "/exact/h?q=1"', out)
+        self.assertIn(b'"X-Forwarded-Path": "/h"', out)
+
     def test_methods(self):
         self.assertEqual(self.route_of("/methods")[0], 200)
         self.assertEqual(self.route_of("/methods", "POST")[0], 200)
