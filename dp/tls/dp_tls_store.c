@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +160,53 @@ static enum gw_err build_certs(struct dp_tls_store *s, const Portico__V1__Config
     return GW_OK;
 }
 
+/* The session slot of a client context: shared by the workers, lives as long as the context
+ * (connections keep it alive after their config is gone). */
+struct sess_slot {
+    pthread_mutex_t lock;
+    SSL_SESSION *session;
+    char sni[256];
+};
+
+static int slot_idx = -1;
+static pthread_once_t slot_idx_once = PTHREAD_ONCE_INIT;
+
+static void slot_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    struct sess_slot *sl = ptr;
+    (void)parent;
+    (void)ad;
+    (void)idx;
+    (void)argl;
+    (void)argp;
+    if (!sl)
+        return;
+    SSL_SESSION_free(sl->session);
+    pthread_mutex_destroy(&sl->lock);
+    free(sl);
+}
+
+static void slot_idx_init(void)
+{
+    slot_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, slot_free);
+}
+
+/* A session arrived (after the handshake with TLS 1.3): keep it for the next connection. */
+static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
+{
+    struct sess_slot *sl = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), slot_idx);
+    if (!sl)
+        return 0;
+    const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    pthread_mutex_lock(&sl->lock);
+    SSL_SESSION *old = sl->session;
+    sl->session = sess;
+    snprintf(sl->sni, sizeof(sl->sni), "%s", sni ? sni : "");
+    pthread_mutex_unlock(&sl->lock);
+    SSL_SESSION_free(old);
+    return 1; /* the reference is ours */
+}
+
 static enum gw_err build_upstream(struct dp_tls_upstream *u, const Portico__V1__Config *pb,
                                   const Portico__V1__Service *p, struct build *b)
 {
@@ -193,6 +241,20 @@ static enum gw_err build_upstream(struct dp_tls_upstream *u, const Portico__V1__
     if (!c)
         return GW_ERR_NOMEM;
     u->ctx = c;
+    pthread_once(&slot_idx_once, slot_idx_init);
+    struct sess_slot *sl = calloc(1, sizeof(*sl));
+    if (!sl)
+        return GW_ERR_NOMEM;
+    if (pthread_mutex_init(&sl->lock, NULL) != 0) {
+        free(sl);
+        return GW_ERR_NOMEM;
+    }
+    if (SSL_CTX_set_ex_data(c, slot_idx, sl) != 1) {
+        slot_free(NULL, sl, NULL, 0, 0, NULL);
+        return GW_ERR_NOMEM;
+    }
+    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(c, new_session_cb);
     SSL_CTX_set_options(c, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                             SSL_MODE_RELEASE_BUFFERS);
@@ -351,6 +413,14 @@ struct dp_tls_io *dp_tls_upstream_new(const struct dp_tls_upstream *u, const cha
         if (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), sni) != 1
                   : SSL_set1_host(ssl, sni) != 1)
             goto fail;
+    }
+    struct sess_slot *sl = SSL_CTX_get_ex_data(u->ctx, slot_idx);
+    const char *sent = sni && !is_ip ? sni : "";
+    if (sl) {
+        pthread_mutex_lock(&sl->lock);
+        if (sl->session && strcmp(sl->sni, sent) == 0)
+            SSL_set_session(ssl, sl->session);
+        pthread_mutex_unlock(&sl->lock);
     }
     char label[96];
     snprintf(label, sizeof(label), "%s sni=%s", peer ? peer : "-", sni && !is_ip ? sni : "-");

@@ -17,7 +17,9 @@
 
 struct dp_tls_store;
 
-/* Upstream TLS parameters of one service. */
+/* Upstream TLS parameters of one service. Its context also keeps the last session the upstream
+ * gave (ex data freed with the context), resumed by the next connection with the same SNI, as
+ * nginx's proxy_ssl_session_reuse. */
 struct dp_tls_upstream {
     SSL_CTX *ctx;  /* owned by the store */
     bool verify;   /* tls_verify: the certificate and the host name are checked */

@@ -107,6 +107,7 @@ class TLSUpstream:
     def __init__(self, name, cert, key, client_ca=None):
         self.port = h.free_port()
         self.snis = []
+        self.resumed = []  # per connection: was the TLS session resumed
         d = h.make_tmpdir("up-")
         cf, kf = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
         with open(cf, "w") as f:
@@ -121,6 +122,12 @@ class TLSUpstream:
         ctx.sni_callback = lambda s, n, c: self.snis.append(n) and None
         outer = self
 
+        class Handler(h._UpstreamHandler):
+            def setup(self):
+                self.request.do_handshake()
+                outer.resumed.append(self.request.session_reused)
+                super().setup()
+
         class Server(ThreadingHTTPServer):
             def get_request(self):
                 sock, addr = self.socket.accept()
@@ -130,7 +137,7 @@ class TLSUpstream:
             def handle_error(self, request, client_address):
                 pass
 
-        self.httpd = Server(("127.0.0.1", self.port), h._UpstreamHandler)
+        self.httpd = Server(("127.0.0.1", self.port), Handler)
         self.httpd.daemon_threads = True
         self.httpd.name = name
         self.httpd.lock = threading.Lock()
@@ -140,7 +147,6 @@ class TLSUpstream:
         self.httpd.delay = 0
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
-        del outer
 
     @property
     def hits(self):
@@ -437,6 +443,30 @@ class TLSSettingsTest(unittest.TestCase):
                 served(tls_port, "x.test", client_ctx("ECDHE-RSA-AES128-GCM-SHA256"))
         finally:
             dp.stop()
+
+
+class UpstreamSessionReuseTest(unittest.TestCase):
+    def test_new_upstream_connections_resume_the_tls_session(self):
+        certs = Certs()
+        cert, key = certs.leaf("up.test", "upstream", "DNS:up.test,IP:127.0.0.1")
+        up = TLSUpstream("resume-up", cert, key)
+        ca_id = uid()
+        cfg = {"services": [{"name": "s", "protocol": "https", "host": "127.0.0.1",
+                             "port": up.port, "tls_verify": True, "ca_certificates": [ca_id]}],
+               "routes": [{"name": "r", "service": "s", "paths": ["/"]}],
+               "ca_certificates": [{"id": ca_id, "cert": certs.ca_pem()}]}
+        # no keep-alive pool: every request opens a new upstream connection
+        dp = h.DataPlane(cfg, extra_env={"PORTICO_UPSTREAM_KEEPALIVE_POOL_SIZE": "0"})
+        try:
+            for _ in range(3):
+                self.assertEqual(dp.get("/x").status, 200)
+            self.assertEqual(len(up.resumed), 3)
+            self.assertFalse(up.resumed[0])
+            self.assertTrue(up.resumed[1])
+            self.assertTrue(up.resumed[2])
+        finally:
+            dp.stop()
+            up.stop()
 
 
 class ForwardedProtoTest(unittest.TestCase):
