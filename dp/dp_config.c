@@ -19,6 +19,7 @@
 #include "gw_log.h"
 #include "gw_time.h"
 #include "tls/dp_tls_store.h"
+#include "health/dp_health_conf.h"
 
 static pthread_mutex_t pub_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct dp_config *published;
@@ -247,6 +248,10 @@ void dp_config_destroy(struct dp_config *cfg)
         struct dp_upstream *u = &cfg->upstreams[i];
         dp_lb_destroy(u->lb);
         for (size_t t = 0; t < u->ntargets; t++) {
+            free(u->targets[t].target);
+            for (size_t k = 0; k < u->targets[t].ntags; k++)
+                free(u->targets[t].tags[k]);
+            free(u->targets[t].tags);
             free(u->targets[t].id);
             free(u->targets[t].name);
             addrs_free(u->targets[t].addrs, u->targets[t].naddrs);
@@ -264,6 +269,7 @@ void dp_config_destroy(struct dp_config *cfg)
         free(u->hash_on_uri_capture);
         free(u->hash_fallback_uri_capture);
         free(u->host_header);
+        dp_hc_conf_destroy(u->hc);
         dp_lb_state_upstream_unref(u->state);
     }
     free(cfg->upstreams);
@@ -314,6 +320,9 @@ static enum gw_err build_upstreams(struct dp_config *cfg, const Portico__V1__Con
         u->hash_fallback_uri_capture = xstrdup(p->hash_fallback_uri_capture);
         u->host_header = p->host_header && *p->host_header ? xstrdup(p->host_header) : NULL;
         u->slots = p->has_slots ? p->slots : 10000;
+        u->hc = dp_hc_conf_create(p->healthchecks);
+        if (!u->hc)
+            return GW_ERR_NOMEM;
         if ((u->hash_on == DP_HASH_HEADER && !u->hash_on_header) ||
             (u->hash_on == DP_HASH_COOKIE && !u->hash_on_cookie) ||
             (u->hash_on == DP_HASH_QUERY_ARG && !u->hash_on_query_arg) ||
@@ -373,7 +382,14 @@ static enum gw_err build_targets(struct dp_config *cfg, const Portico__V1__Confi
         char host[256];
         t->id = xstrdup(p->id ? p->id : "");
         t->weight = p->has_weight ? p->weight : 100;
-        if (!t->id)
+        t->created_at = p->has_created_at ? p->created_at : 0;
+        t->updated_at = p->has_updated_at ? p->updated_at : t->created_at;
+        t->target = xstrdup(p->target ? p->target : "");
+        if (p->n_tags && (t->tags = calloc(p->n_tags, sizeof(*t->tags))))
+            for (size_t k = 0; k < p->n_tags; k++)
+                if ((t->tags[t->ntags] = xstrdup(p->tags[k])))
+                    t->ntags++;
+        if (!t->id || !t->target || (p->n_tags && t->ntags != p->n_tags))
             return GW_ERR_NOMEM;
         if (!p->target || !split_host_port(p->target, host, sizeof(host), &t->port, 8000)) {
             report(b, "targets", t->id, "target",

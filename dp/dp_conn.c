@@ -281,10 +281,25 @@ static int header_piece(llhttp_t *p, const char *at, size_t len, bool value)
     return 0;
 }
 
+/* true for the characters of an RFC 9110 token (tchar) */
+static bool is_tchar(unsigned char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     struct dp_conn *c = p->data;
     c->req->value_done = false;
+    /* a field name is a token: "Transfer Encoding" must not reach an upstream that reads it
+     * another way */
+    for (size_t i = 0; i < len; i++) {
+        if (!is_tchar((unsigned char)at[i])) {
+            c->req->error_status = 400;
+            return -1;
+        }
+    }
     return header_piece(p, at, len, false);
 }
 
@@ -329,9 +344,12 @@ static int on_headers_complete(llhttp_t *p)
         r->error_status = 400;
         return -1;
     }
-    /* Duplicate Content-Length headers, even equal ones, are a smuggling vector. */
+    /* Duplicate Content-Length headers, even equal ones, are a smuggling vector. CONNECT is
+     * not proxied: a gateway has no tunnel to offer, and forwarding it would ask the upstream
+     * for one. */
     int cl = dp_hblock_find(&r->hb, "content-length", 14, 0);
-    if (cl >= 0 && dp_hblock_find(&r->hb, "content-length", 14, (size_t)cl + 1) >= 0) {
+    if ((cl >= 0 && dp_hblock_find(&r->hb, "content-length", 14, (size_t)cl + 1) >= 0) ||
+        r->method == HTTP_CONNECT) {
         r->error_status = 400;
         return -1;
     }
@@ -361,6 +379,21 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     if (max && r->body_read > max) {
         r->error_status = 413;
         return -1;
+    }
+    if (r->chunked && p->content_length == 0) {
+        /* The chunk's data ends here and CRLF must follow. llhttp 8.1 skips those two bytes
+         * without looking at them, so "5\r\nhelloXX0\r\n\r\n" would end the body early and
+         * make what follows a new request: check them here (the rest of this input chunk) and
+         * at the start of the next one (crlf_left). */
+        const char *q = at + len;
+        size_t k = 0;
+        for (; k < 2 && q < c->feed_end; k++, q++) {
+            if (*q != "\r\n"[k]) {
+                r->error_status = 400;
+                return -1;
+            }
+        }
+        c->crlf_left = (uint8_t)(2 - k);
     }
     if (!r->pending && !(r->pending = evbuffer_new()))
         return -1;
@@ -813,7 +846,21 @@ void dp_conn_process(struct dp_conn *c)
         size_t len = v.iov_len > FEED_MAX ? FEED_MAX : v.iov_len;
         const char *base = v.iov_base;
         c->feed_base = base;
-        llhttp_errno_t err = llhttp_execute(&c->p, base, len);
+        c->feed_end = base + len;
+        llhttp_errno_t err = HPE_OK;
+        const char *why = NULL;
+        for (size_t i = 0; c->crlf_left && i < len; i++, c->crlf_left--) {
+            if (base[i] != "\r\n"[2 - c->crlf_left]) {
+                if (c->req)
+                    c->req->error_status = 400;
+                c->crlf_left = 0;
+                err = HPE_INVALID_CHUNK_SIZE;
+                why = "Expected CRLF after chunk data";
+                break;
+            }
+        }
+        if (err == HPE_OK)
+            err = llhttp_execute(&c->p, base, len);
         c->feed_prev_last = base[len - 1];
         size_t consumed = len;
         if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
@@ -822,8 +869,10 @@ void dp_conn_process(struct dp_conn *c)
         } else if (err != HPE_OK) {
             evbuffer_drain(in, len);
             int status = parse_error_status(c->req, err);
+            if (!why)
+                why = llhttp_get_error_reason(&c->p);
             GW_LOG(GW_LOG_INFO, "bad request client=%s status=%d error=%s reason=\"%s\"",
-                   c->peer_ip, status, llhttp_errno_name(err), llhttp_get_error_reason(&c->p));
+                   c->peer_ip, status, llhttp_errno_name(err), why ? why : "");
             if (!c->req && !(c->req = req_new(c))) {
                 dp_conn_close(c);
                 break;

@@ -154,7 +154,9 @@ struct dp_conn {
     size_t out_seen;          /* output length at the last tick (send timeout) */
     uint64_t out_since_ms;    /* since when the output has not moved */
     const char *feed_base;    /* start of the chunk being parsed (obs-fold detection) */
+    const char *feed_end;     /* end of the chunk being parsed */
     char feed_prev_last;      /* last byte of the previous chunk */
+    uint8_t crlf_left;        /* bytes of the CRLF after chunk data to check in the next chunk */
     struct dp_conn *next, *prev;
 };
 

@@ -21,6 +21,7 @@
 #include "gw_time.h"
 #include "gw_uuid.h"
 #include "tls/dp_tls_store.h"
+#include "health/dp_health.h"
 
 #define VIA_TOKEN "1.1 portico/" PORTICO_VERSION
 
@@ -609,6 +610,11 @@ static void fail_try(struct dp_req *r, bool timeout, const char *why)
     if (r->addr) {
         dp_lb_state_report(r->addr->state, false, timeout);
         dp_lb_ctx_failed(&r->lbctx, r->addr);
+        /* passive health: every failed try counts (Kong reports tries before a retry) */
+        if (timeout)
+            dp_health_report_timeout(r->svc->upstream, r->addr, DP_HC_SRC_PASSIVE);
+        else
+            dp_health_report_tcp_failure(r->svc->upstream, r->addr, DP_HC_SRC_PASSIVE);
     }
     bool sent = r->connected && r->req_sent;
     dp_proxy_release(r, false);
@@ -665,7 +671,12 @@ static void try_next(struct dp_req *r)
     const struct dp_addr *a = NULL;
     enum gw_err err;
     if (s->upstream) {
-        err = dp_lb_pick(s->upstream->lb, &r->lbctx, &a);
+        err = GW_OK;
+        /* balancer health: available weight must stay above the threshold (Kong) */
+        if (!dp_health_threshold_ok(s->upstream))
+            err = GW_ERR_UNAVAILABLE;
+        if (err == GW_OK)
+            err = dp_lb_pick(s->upstream->lb, &r->lbctx, &a);
         if (err != GW_OK) {
             if (r->tries == 0)
                 dp_conn_respond(c, 503, "failure to get a peer from the ring-balancer", NULL);
@@ -777,6 +788,11 @@ static int r_on_headers_complete(llhttp_t *p)
     uint64_t up_ms = (r->t_up_headers_us - r->t_up_start_us) / 1000;
     uint64_t px_ms = (r->t_up_start_us - r->t_start_us) / 1000;
     dp_metrics_upstream_latency(up_ms);
+    /* passive health: the upstream's own status (504 counts as a timeout, as Kong) */
+    if (status == 504)
+        dp_health_report_timeout(r->svc->upstream, r->addr, DP_HC_SRC_PASSIVE);
+    else
+        dp_health_report_status(r->svc->upstream, r->addr, DP_HC_SRC_PASSIVE, status);
     if (r->svc->upstream && r->svc->upstream->algo == DP_LB_LATENCY)
         dp_lb_state_ewma_update(r->addr->state,
                                 (double)(r->t_up_headers_us - r->t_up_start_us) / 1e6,
@@ -976,6 +992,8 @@ static void up_read_cb(struct dp_io *bev, void *arg)
                up->key, llhttp_errno_name(err));
         evbuffer_drain(in, v.iov_len);
         dp_lb_state_report(r->addr->state, false, false);
+        if (!r->resp_headers_done) /* Kong reports the 502 it answers as the status */
+            dp_health_report_status(r->svc->upstream, r->addr, DP_HC_SRC_PASSIVE, 502);
         if (r->resp_started) {
             dp_conn_close(r->c);
         } else {

@@ -12,6 +12,7 @@
 #include "dp_config.h"
 #include "dp_metrics.h"
 #include "gw_buf.h"
+#include "health/dp_health_http.h"
 
 struct dp_status {
     struct evhttp *http;
@@ -40,6 +41,13 @@ static void handle(struct evhttp_request *req, void *arg)
     char path[256];
     size_t n = strcspn(uri, "?");
     snprintf(path, sizeof(path), "%.*s", (int)(n < sizeof(path) ? n : sizeof(path) - 1), uri);
+    /* /upstreams/{u}/health and the manual health endpoints (dp/health) */
+    if (dp_health_http_handle(req, path))
+        return;
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_PUT) {
+        evhttp_send_error(req, 405, NULL);
+        return;
+    }
     char hash[80];
     int64_t rev = dp_config_current(hash, sizeof(hash));
     struct gw_buf b;
@@ -84,7 +92,7 @@ struct dp_status *dp_status_create(struct event_base *base, const struct gw_list
         return NULL;
     }
     evhttp_set_gencb(s->http, handle, s);
-    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT);
     for (size_t i = 0; i < nls; i++) {
         if (!evhttp_bind_socket_with_handle(s->http, ls[i].host, (ev_uint16_t)ls[i].port)) {
             snprintf(err, errlen, "status_listen: cannot listen on %s:%d", ls[i].host, ls[i].port);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cluster/dp_cluster_client.h"
+#include "cluster/dp_cluster_nodeid.h"
 #include "config/dp_config_apply.h"
 #include "dp_conf.h"
 #include "dp_dns.h"
@@ -24,6 +25,10 @@
 #include "gw_cli.h"
 #include "gw_log.h"
 #include "tls/dp_tls_server.h"
+#include "health/dp_health_checker.h"
+#include "health/dp_health_cluster.h"
+#include "health/dp_health_pb.h"
+#include "health/dp_health_http.h"
 
 static void usage(FILE *out)
 {
@@ -90,6 +95,12 @@ static enum gw_err apply_snapshot(void *arg, const Portico__V1__Snapshot *snap,
     return dp_config_apply_snapshot(snap, *(const size_t *)arg, on_error, err_arg);
 }
 
+/* Wakes the cluster client so a health report goes out now (dp/health). */
+static void kick_cluster(void *arg)
+{
+    dp_cluster_client_kick(arg);
+}
+
 static int nworkers(const struct gw_conf *conf)
 {
     long long n = gw_conf_int(conf, "worker_threads");
@@ -110,8 +121,10 @@ static int run(struct gw_conf *conf)
     char err[512] = "";
     struct dp_worker **workers = NULL;
     struct dp_cluster_client *cluster = NULL;
+    struct dp_health_sync health_sync = {0};
     int nw = 0;
     struct dp_status *st = NULL;
+    struct dp_health_checker *checker = NULL;
     struct event *sigs[5] = {0};
     struct event *dns_ev = NULL;
     m.dns_fd = -1;
@@ -192,10 +205,27 @@ static int run(struct gw_conf *conf)
         }
     }
 
-    /* the cluster client connects to cluster_control_plane and applies every snapshot */
-    if (dp_cluster_client_start(conf, apply_snapshot, &m.max_payload, dp_config_current,
-                                &cluster) != GW_OK)
+    /* health checks: node id for /upstreams/{u}/health, active checker thread */
+    char node_id[GW_UUID_STRLEN + 1];
+    if (dp_cluster_node_id(prefix, node_id) != GW_OK)
         goto out;
+    dp_health_set_node_id(node_id);
+    if (dp_health_checker_start(&checker) != GW_OK) {
+        GW_LOG(GW_LOG_CRIT, "cannot start the health checker");
+        goto out;
+    }
+
+    /* the cluster client connects to cluster_control_plane and applies every snapshot; health
+     * reports go out on accept, on change (the checker kicks) and with heartbeats */
+    struct dp_cluster_ext ext = {.arg = &health_sync,
+                                 .connected = dp_health_ext_connected,
+                                 .message = dp_health_ext_message,
+                                 .poll = dp_health_ext_poll};
+    if (dp_cluster_client_start_ext(conf, apply_snapshot, &m.max_payload, dp_config_current, &ext,
+                                    &cluster) != GW_OK)
+        goto out;
+    if (cluster)
+        dp_health_checker_set_kick(checker, kick_cluster, cluster);
 
     GW_LOG(GW_LOG_NOTICE, "data plane started version=%s workers=%d", PORTICO_VERSION, nw);
     event_base_dispatch(m.base);
@@ -213,7 +243,8 @@ static int run(struct gw_conf *conf)
     signal(SIGUSR1, SIG_IGN);
 
 out:
-    /* the cluster client stops before the workers */
+    /* the cluster client stops before the workers (the checker stops kicking it first) */
+    dp_health_checker_set_kick(checker, NULL, NULL);
     dp_cluster_client_stop(cluster);
     if (workers) {
         for (int i = 0; i < nw; i++)
@@ -223,6 +254,7 @@ out:
             dp_worker_destroy(workers[i]);
         free(workers);
     }
+    dp_health_checker_stop(checker);
     dp_status_destroy(st);
     dp_dns_stop();
     if (dns_ev)

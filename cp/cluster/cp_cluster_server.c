@@ -381,8 +381,10 @@ static void handle_heartbeat(struct lws *wsi, struct cp_cluster_server *s, struc
     lws_callback_on_writable(wsi);
     struct cp_cluster_reg_row *row = c->row;
     const char *hash = h->applied_hash ? h->applied_hash : "";
+    /* the same configuration acknowledged under a newer revision keeps that revision */
+    bool same = strcmp(row->config_hash, hash) == 0;
     snprintf(row->config_hash, sizeof(row->config_hash), "%s", hash);
-    if (h->has_applied_revision)
+    if (h->has_applied_revision && !(same && h->applied_revision < row->applied_revision))
         row->applied_revision = h->applied_revision;
     if (strcmp(row->sync_status, "config_rejected") != 0)
         snprintf(row->sync_status, sizeof(row->sync_status), "%s",
@@ -529,9 +531,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_SSL_INFO: {
         const struct lws_ssl_info *si = in;
         SSL *ssl = lws_get_ssl(wsi);
-        /* fatal alerts we send during the handshake: a refused client */
+        /* fatal alerts we send during the handshake (never on an established data plane
+         * connection, whose teardown may send one too): a refused client */
         if ((si->where & SSL_CB_ALERT) && (si->where & SSL_CB_WRITE) &&
-            strcmp(SSL_alert_type_string(si->ret), "F") == 0 && ssl && SSL_in_init(ssl)) {
+            strcmp(SSL_alert_type_string(si->ret), "F") == 0 && ssl && SSL_in_init(ssl) &&
+            !(c && c->row)) {
             char peer[64] = "-";
             peer_of_ssl(ssl, peer, sizeof(peer));
             int code = si->ret & 0xff;

@@ -100,16 +100,24 @@ struct dp_cluster_client {
 
 /* ---- shared state helpers ---- */
 
+/* What this data plane runs. With a current() callback the serving config is the truth; a
+ * snapshot acknowledged without rebuilding (same hash, newer revision) is remembered here, so
+ * its revision is reported as long as that configuration serves. */
 static void applied_get(struct dp_cluster_client *c, int64_t *rev, char *hash, size_t hashlen)
 {
-    if (c->current) {
-        *rev = c->current(hash, hashlen);
+    pthread_mutex_lock(&c->lock);
+    int64_t local_rev = c->applied_revision;
+    char local_hash[GW_SNAPSHOT_HASH_HEXLEN + 1];
+    memcpy(local_hash, c->applied_hash, sizeof(local_hash));
+    pthread_mutex_unlock(&c->lock);
+    if (!c->current) {
+        *rev = local_rev;
+        snprintf(hash, hashlen, "%s", local_hash);
         return;
     }
-    pthread_mutex_lock(&c->lock);
-    *rev = c->applied_revision;
-    snprintf(hash, hashlen, "%s", c->applied_hash);
-    pthread_mutex_unlock(&c->lock);
+    *rev = c->current(hash, hashlen);
+    if (local_hash[0] && strcmp(local_hash, hash) == 0 && local_rev > *rev)
+        *rev = local_rev;
 }
 
 /* Queues a message for connection epoch (takes ownership of data) and wakes the lws thread. */
@@ -255,12 +263,10 @@ static void apply_one(struct dp_cluster_client *c, Portico__V1__ClusterMessage *
     }
     uint64_t us = gw_time_mono_us() - t0;
     if (rc == GW_OK) {
-        if (!c->current || noop) {
-            pthread_mutex_lock(&c->lock);
-            c->applied_revision = snap->revision;
-            snprintf(c->applied_hash, sizeof(c->applied_hash), "%s", hash);
-            pthread_mutex_unlock(&c->lock);
-        }
+        pthread_mutex_lock(&c->lock);
+        c->applied_revision = snap->revision;
+        snprintf(c->applied_hash, sizeof(c->applied_hash), "%s", hash);
+        pthread_mutex_unlock(&c->lock);
         GW_LOG(noop ? GW_LOG_INFO : GW_LOG_NOTICE, "%s revision=%lld hash=%s apply_ms=%.1f",
                noop ? "snapshot unchanged" : "applied snapshot", (long long)snap->revision, hash,
                (double)us / 1000.0);

@@ -139,12 +139,17 @@ def row_of(db, nid):
     return None
 
 
-def wait_applied(db, nid, revision, timeout=15):
-    """Waits until the registry shows data plane nid with applied_revision >= revision."""
-    return harness.wait_for(
-        lambda: (lambda r: r if r and r["applied_revision"] is not None and
-                 r["applied_revision"] >= revision else None)(row_of(db, nid)),
-        timeout=timeout, what="data plane %s at revision %d" % (nid, revision))
+def wait_applied(db, nid, revision, timeout=20, procs=()):
+    """Waits until the registry shows data plane nid with applied_revision >= revision. On a
+    timeout the registry row and the last log lines of procs are part of the error."""
+    try:
+        return harness.wait_for(
+            lambda: (lambda r: r if r and r["applied_revision"] is not None and
+                     r["applied_revision"] >= revision else None)(row_of(db, nid)),
+            timeout=timeout, what="data plane %s at revision %d" % (nid, revision))
+    except AssertionError as e:
+        logs = "".join("\n--- %s ---\n%s" % (p.name, p.output()[-3000:]) for p in procs)
+        raise AssertionError("%s\nregistry row: %r%s" % (e, row_of(db, nid), logs)) from None
 
 
 def service(host="example.com", port=80, **kw):

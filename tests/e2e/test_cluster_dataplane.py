@@ -71,10 +71,11 @@ class DataPlanes(unittest.TestCase):
             self.proxies(d, "/two")
             self.proxies(d, "/one", 404)
         n1, n2 = cu.node_id(d1), cu.node_id(d2)
+        # both report the same (latest) configuration
         dps = harness.wait_for(lambda: (lambda x: x if all(
-            n in x and x[n]["sync_status"] == "normal" for n in (n1, n2)) else None)(
-                self.data_planes()), what="both data planes normal")
-        self.assertEqual(dps[n1]["config_hash"], dps[n2]["config_hash"])
+            n in x and x[n]["sync_status"] == "normal" for n in (n1, n2)) and
+            x[n1]["config_hash"] == x[n2]["config_hash"] else None)(self.data_planes()),
+            what="both data planes normal on the same configuration")
         self.assertTrue(dps[n1]["connected"])
         self.assertGreater(dps[n1]["cert_details"]["expiry_timestamp"], 0)
 

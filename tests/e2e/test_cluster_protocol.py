@@ -321,7 +321,7 @@ class RejectedRevisionNotResent(Base):
         # the next change is offered and applied
         cu.delete_entity(self.db, "services", big)
         rev3 = rev2 + 1
-        row = cu.wait_applied(self.db, nid, rev3)
+        row = cu.wait_applied(self.db, nid, rev3, procs=(cp, d2))
         self.assertIsNone(row["last_error"])
         self.assertEqual(row["sync_status"], "normal")
 
