@@ -19,6 +19,7 @@
 #include "dp_router.h"
 #include "gw_log.h"
 #include "gw_time.h"
+#include "tls/dp_tls_store.h"
 #include "health/dp_health_conf.h"
 
 static pthread_mutex_t pub_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -47,6 +48,12 @@ static void report(struct build *b, const char *entity, const char *id, const ch
            id ? id : "", field, msg);
     if (b->on_error)
         b->on_error(b->arg, entity, id ? id : "", field, msg);
+}
+
+static void tls_report(void *arg, const char *entity, const char *id, const char *field,
+                       const char *message)
+{
+    report(arg, entity, id, field, "%s", message);
 }
 
 static char *xstrdup(const char *s)
@@ -222,6 +229,7 @@ void dp_config_destroy(struct dp_config *cfg)
     if (!cfg)
         return;
     dp_router_destroy(cfg->router);
+    dp_tls_store_destroy(cfg->tls);
     for (size_t i = 0; i < cfg->nroutes; i++) {
         free(cfg->routes[i].id);
         free(cfg->routes[i].name);
@@ -577,6 +585,11 @@ enum gw_err dp_config_build(const Portico__V1__Config *pb, int64_t revision, con
         err = build_routes(cfg, pb, &b, &svcs);
     if (err == GW_OK)
         err = build_plugins(cfg, pb, &b);
+    if (err == GW_OK) {
+        err = dp_tls_store_build(pb, tls_report, &b, &cfg->tls);
+        if (err == GW_ERR_INVALID)
+            err = GW_OK; /* counted in b.nerrors */
+    }
     if (err == GW_OK && b.nerrors)
         err = GW_ERR_INVALID;
     dp_strmap_cleanup(&ups_by_id);

@@ -19,6 +19,7 @@
 #include "dp_worker.h"
 #include "gw_log.h"
 #include "gw_time.h"
+#include "tls/dp_tls_server.h"
 
 #define FEED_MAX (64 * 1024)
 
@@ -722,6 +723,18 @@ static void dispatch_plugins(struct dp_conn *c)
     dp_proxy_start(r);
 }
 
+/* Kong's forwarded_proto: https for a TLS connection, or when a trusted peer says so in
+ * X-Forwarded-Proto (a TLS-terminating balancer in front). */
+static bool forwarded_https(const struct dp_conn *c, const struct dp_req *r)
+{
+    if (c->tls)
+        return true;
+    if (!dp_settings_is_trusted(c->w->set, c->peer_ip))
+        return false;
+    int i = dp_hblock_find(&r->hb, "x-forwarded-proto", 17, 0);
+    return i >= 0 && r->hb.h[i].vl == 5 && strncasecmp(r->hb.buf + r->hb.h[i].vo, "https", 5) == 0;
+}
+
 static void dispatch(struct dp_conn *c)
 {
     struct dp_req *r = c->req;
@@ -810,6 +823,7 @@ static void dispatch(struct dp_conn *c)
         .host = r->host,
         .host_len = r->host_len,
         .dst_port = c->local_port,
+        .sni = c->tls ? dp_tls_server_sni(dp_io_get_tls(c->bev)) : NULL,
         .path = r->path,
         .path_len = r->path_len,
         .headers = hdrs,
@@ -824,7 +838,7 @@ static void dispatch(struct dp_conn *c)
         return;
     }
     r->route = r->match.route;
-    if (!r->route->proto_http) {
+    if (!r->route->proto_http && !forwarded_https(c, r)) {
         int code = r->route->https_redirect_status_code;
         if (code == 426) {
             dp_conn_respond(c, 426, "Please use HTTPS protocol",
@@ -1049,7 +1063,7 @@ void dp_conn_tick(struct dp_worker *w, uint64_t now)
 }
 
 void dp_conn_accept(struct dp_worker *w, evutil_socket_t fd, const struct sockaddr *sa,
-                    int local_port)
+                    int local_port, bool tls)
 {
     struct dp_conn *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -1074,6 +1088,16 @@ void dp_conn_accept(struct dp_worker *w, evutil_socket_t fd, const struct sockad
         evutil_closesocket(fd);
         free(c);
         return;
+    }
+    if (tls) {
+        struct dp_tls_io *t = dp_tls_server_accept(w, fd);
+        if (!t) {
+            dp_io_free(c->bev);
+            free(c);
+            return;
+        }
+        dp_io_set_tls(c->bev, t);
+        c->tls = true;
     }
     llhttp_init(&c->p, HTTP_REQUEST, &req_settings);
     c->p.data = c;

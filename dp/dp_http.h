@@ -150,6 +150,7 @@ struct dp_conn {
     char peer_ip[48];
     uint16_t peer_port;
     int local_port;
+    bool tls;                 /* accepted on an ssl listener */
     struct dp_upconn *tunnel; /* websocket upstream */
     uint64_t tunnel_ms;       /* idle limit of the tunnel */
     uint64_t deadline_ms;     /* client-side timeout (monotonic ms), 0 = none */
@@ -166,9 +167,10 @@ struct dp_conn {
 #define DP_HIGH_WATER (256 * 1024)
 #define DP_LOW_WATER  (64 * 1024)
 
-/* dp_conn.c: accepts fd on worker w (takes ownership of fd). */
+/* dp_conn.c: accepts fd on worker w (takes ownership of fd); tls: an ssl listener's connection
+ * (TLS is terminated through dp/tls/dp_tls_server.h). */
 void dp_conn_accept(struct dp_worker *w, evutil_socket_t fd, const struct sockaddr *sa,
-                    int local_port);
+                    int local_port, bool tls);
 
 /* dp_conn.c: the request's response is complete (or failed); finishes the request and moves the
  * connection on (next request, or close). */

@@ -21,6 +21,7 @@
 #include "gw_log.h"
 #include "gw_time.h"
 #include "gw_uuid.h"
+#include "tls/dp_tls_store.h"
 #include "health/dp_health.h"
 
 #define VIA_TOKEN "1.1 portico/" PORTICO_VERSION
@@ -229,6 +230,8 @@ static enum gw_err build_head(struct dp_req *r)
     const char *v;
     if (trusted && (v = hval(b, "x-forwarded-proto", &vl)))
         DP_WB_HDR(h, "X-Forwarded-Proto: ", v, vl);
+    else if (c->tls)
+        DP_WB_LIT(h, "X-Forwarded-Proto: https\r\n");
     else
         DP_WB_LIT(h, "X-Forwarded-Proto: http\r\n");
     if (trusted && (v = hval(b, "x-forwarded-host", &vl)))
@@ -593,35 +596,6 @@ void dp_proxy_push_body(struct dp_req *r)
 
 static const llhttp_settings_t resp_settings;
 
-/* TLS server name for an https service: the upstream host name without port (none for an IP,
- * as nginx's proxy_ssl_server_name). */
-static void tls_sni(struct dp_req *r, char *out, size_t outlen)
-{
-    const struct dp_service *s = r->svc;
-    const char *name =
-        s->upstream ? (s->upstream->host_header ? s->upstream->host_header : r->addr->target->name)
-                    : s->host;
-    size_t n = strcspn(name, ":");
-    unsigned char tmp[16];
-    char host[256];
-    snprintf(host, sizeof(host), "%.*s", (int)n, name);
-    if (inet_pton(AF_INET, host, tmp) == 1 || strchr(name, ':') != NULL)
-        host[0] = '\0';
-    snprintf(out, outlen, "%s", host);
-}
-
-/* Keep-alive pool key: the address, plus the TLS server name for https services, so plain and
- * TLS connections (or different names) never mix. */
-static const char *pool_key(struct dp_req *r, char *buf, size_t len)
-{
-    if (!r->svc->https)
-        return r->addr->key;
-    char sni[256];
-    tls_sni(r, sni, sizeof(sni));
-    snprintf(buf, len, "%s|tls|%s", r->addr->key, sni);
-    return buf;
-}
-
 static struct dp_upconn *upconn_new(struct dp_req *r, const char *key)
 {
     struct dp_upconn *up = calloc(1, sizeof(*up));
@@ -633,16 +607,6 @@ static struct dp_upconn *upconn_new(struct dp_req *r, const char *key)
     if (!up->bev) {
         free(up);
         return NULL;
-    }
-    if (r->svc->https) {
-        char sni[256];
-        tls_sni(r, sni, sizeof(sni));
-        SSL_CTX *ctx = dp_worker_tls_ctx(up->w);
-        if (!ctx || dp_io_set_tls(up->bev, ctx, sni) != 0) {
-            dp_io_free(up->bev);
-            free(up);
-            return NULL;
-        }
     }
     return up;
 }
@@ -692,6 +656,38 @@ static void fail_try(struct dp_req *r, bool timeout, const char *why)
     dp_conn_respond(c, timeout ? 504 : 502, NULL, NULL);
 }
 
+/* For a service with protocol https: its TLS parameters, the SNI (the upstream Host without
+ * port) and a pool key that tells connections with other TLS parameters apart. */
+static const struct dp_tls_upstream *upstream_tls(struct dp_req *r, char *key, size_t keylen,
+                                                  char *sni, size_t snilen)
+{
+    const struct dp_tls_upstream *tu =
+        r->svc->https && r->cfg ? dp_tls_store_upstream(r->cfg->tls, r->svc->index) : NULL;
+    snprintf(key, keylen, "%s", r->addr->key);
+    sni[0] = '\0';
+    if (!tu)
+        return NULL;
+    char host[300];
+    host_header(r, host, sizeof(host));
+    const char *h = host;
+    size_t n = strlen(host);
+    if (host[0] == '[') {
+        h++;
+        const char *rb = strchr(h, ']');
+        n = rb ? (size_t)(rb - h) : 0;
+    } else {
+        const char *colon = strchr(host, ':');
+        if (colon)
+            n = (size_t)(colon - host);
+    }
+    snprintf(sni, snilen, "%.*s", (int)n, h);
+    uint64_t hsh = tu->hash;
+    for (const char *p = sni; *p; p++)
+        hsh = (hsh ^ (unsigned char)*p) * 0x100000001b3ull;
+    snprintf(key, keylen, "%.56s|t%016llx", r->addr->key, (unsigned long long)hsh);
+    return tu;
+}
+
 static void try_next(struct dp_req *r)
 {
     struct dp_conn *c = r->c;
@@ -727,8 +723,8 @@ static void try_next(struct dp_req *r)
     atomic_fetch_add_explicit(&a->state->active, 1, memory_order_relaxed);
     r->counted = true;
     r->t_up_start_us = gw_time_mono_us();
-    char keybuf[sizeof(((struct dp_upconn *)0)->key)];
-    const char *key = pool_key(r, keybuf, sizeof(keybuf));
+    char key[sizeof(((struct dp_upconn *)0)->key)], sni[256];
+    const struct dp_tls_upstream *tu = upstream_tls(r, key, sizeof(key), sni, sizeof(sni));
     struct dp_upconn *up = dp_pool_get(c->w->pool, key);
     if (up) {
         attach(r, up);
@@ -739,6 +735,15 @@ static void try_next(struct dp_req *r)
     if (!up) {
         dp_conn_respond(c, 500, NULL, NULL);
         return;
+    }
+    if (tu) {
+        struct dp_tls_io *t = dp_tls_upstream_new(tu, sni, a->key);
+        if (!t) {
+            dp_upconn_free(up);
+            dp_conn_respond(c, 500, NULL, NULL);
+            return;
+        }
+        dp_io_set_tls(up->bev, t);
     }
     attach(r, up);
     up_deadline(r, s->connect_timeout_ms);

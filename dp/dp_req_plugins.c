@@ -384,7 +384,8 @@ bool dp_req_plugins_access(struct dp_req *r)
         dp_conn_respond(r->c, 500, NULL, NULL);
         return true;
     }
-    dp_plugin_run_init(&p->run, r->cfg->plugins, chain, &p->base, DP_PLUGIN_PROTO_HTTP);
+    dp_plugin_run_init(&p->run, r->cfg->plugins, chain, &p->base,
+                       r->c->tls ? DP_PLUGIN_PROTO_HTTPS : DP_PLUGIN_PROTO_HTTP);
     if (!dp_plugin_run_access(&p->run))
         return false;
     if (!p->resp_head) { /* a plugin said it responded but could not build the response */

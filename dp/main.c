@@ -25,6 +25,7 @@
 #include "gw_listen.h"
 #include "gw_cli.h"
 #include "gw_log.h"
+#include "tls/dp_tls_server.h"
 #include "health/dp_health_checker.h"
 #include "health/dp_health_cluster.h"
 #include "health/dp_health_pb.h"
@@ -143,11 +144,16 @@ static int run(struct gw_conf *conf)
         GW_LOG(GW_LOG_CRIT, "configuration error: %s", err);
         return 2;
     }
+    /* TLS: options before any config is built (certificate contexts use them), the server
+     * context with the default certificate when an ssl listener exists. */
+    bool any_ssl = false;
     for (size_t i = 0; i < nproxy; i++)
-        if (proxy[i].ssl)
-            GW_LOG(GW_LOG_NOTICE,
-                   "proxy_listen: TLS listener not served yet, skipped address=%s:%d",
-                   proxy[i].host, proxy[i].port);
+        any_ssl = any_ssl || proxy[i].ssl;
+    if (dp_tls_server_options(conf, err, sizeof(err)) != GW_OK ||
+        (any_ssl && dp_tls_server_init(conf, prefix, err, sizeof(err)) != GW_OK)) {
+        GW_LOG(GW_LOG_CRIT, "configuration error: %s", err);
+        return 2;
+    }
     m.base = event_base_new();
     if (!m.base) {
         GW_LOG(GW_LOG_CRIT, "cannot create event loop");
@@ -265,6 +271,7 @@ out:
             event_free(sigs[i]);
     event_base_free(m.base);
     dp_config_shutdown();
+    dp_tls_server_shutdown();
     dp_config_apply_cleanup();
     dp_plugin_env_global_cleanup();
     dp_metrics_shutdown();

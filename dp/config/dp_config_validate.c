@@ -163,7 +163,12 @@ enum gw_err dp_config_validate(const Portico__V1__Config *pb, dp_config_error_fn
             }
             json_t *errs = NULL;
             const char *id = json_string_value(json_object_get(doc, "id"));
-            if (gw_schema_validate(schema, doc, &errs) != GW_OK) {
+            /* Checked as the Admin API checks a write: fields a peer left out get Kong's
+             * defaults (the builder applies the same ones), every present value must be valid. */
+            json_t *full = NULL;
+            enum gw_err ve = gw_schema_process(schema, GW_SCHEMA_INSERT, doc, NULL, &full, &errs);
+            json_decref(full);
+            if (ve != GW_OK) {
                 struct report_ctx r = {on_error, arg, tables[t].name, id ? id : "", 0};
                 report_fields(&r, errs, "");
                 if (!r.reported && on_error)
