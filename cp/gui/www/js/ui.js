@@ -65,7 +65,8 @@ export function badge(text, kind) {
 export function healthBadge(health) {
   const kinds = { HEALTHY: "ok", UNHEALTHY: "bad", DNS_ERROR: "bad", HEALTHCHECKS_OFF: "" };
   const labels = { HEALTHY: "Healthy", UNHEALTHY: "Unhealthy", DNS_ERROR: "DNS error",
-                   HEALTHCHECKS_OFF: "Health checks off" };
+                   HEALTHCHECKS_OFF: "Health checks off", MIXED: "Mixed", STALE: "Stale (disconnected)",
+                   UNKNOWN: "No report" };
   return badge(labels[health] || health || "Unknown", kinds[health] ?? "warn");
 }
 

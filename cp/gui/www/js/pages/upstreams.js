@@ -133,15 +133,12 @@ export async function edit(view, params, query, ctx) {
   view.append(pageHead("Edit Upstream " + u.name, { crumbs }), form);
 }
 
-// Health of one target entry as the control plane reports it. Portico's control plane
-// aggregates the data planes' reports: each entry may carry `data_planes` (a list, or a map by
-// data plane id) with each data plane's verdict; Kong's single-node shape has only `health`.
+// Health of one target entry as the control plane reports it. Portico's control plane returns
+// the aggregate per target in `data` and each data plane's own report in the top-level
+// `data_planes` ({node_id, hostname, stale, reported_at, targets: [...]}); loadHealth() joins
+// them into `entry.dps`. Kong's single-node shape has only `health`.
 function perDataPlane(entry) {
-  let dps = entry.data_planes || entry.nodes || null;
-  if (dps && !Array.isArray(dps) && typeof dps === "object") {
-    dps = Object.entries(dps).map(([id, v]) => Object.assign({ id }, typeof v === "string" ? { health: v } : v));
-  }
-  return Array.isArray(dps) ? dps : [];
+  return Array.isArray(entry.dps) ? entry.dps : [];
 }
 
 function healthCell(entry) {
@@ -165,8 +162,16 @@ export async function view(view, params, query, ctx) {
       const r = await get(base + "/health");
       health = { byTarget: new Map(), raw: r };
       for (const e of (r && Array.isArray(r.data) ? r.data : [])) {
-        health.byTarget.set(e.id, e);
-        health.byTarget.set(e.target, e);
+        const entry = Object.assign({}, e, { dps: [] });
+        health.byTarget.set(e.id, entry);
+        health.byTarget.set(e.target, entry);
+      }
+      for (const dp of (r && Array.isArray(r.data_planes) ? r.data_planes : [])) {
+        for (const t of (Array.isArray(dp.targets) ? dp.targets : [])) {
+          const entry = health.byTarget.get(t.id) || health.byTarget.get(t.target);
+          if (entry) entry.dps.push({ node_id: dp.node_id, hostname: dp.hostname,
+            health: dp.stale ? "STALE" : t.health, updated_at: dp.reported_at });
+        }
       }
       healthBox.textContent = "Health refreshed " + new Date().toLocaleTimeString() + " (every 3 s).";
     } catch (e) {
