@@ -317,6 +317,31 @@ class ManagerTest(unittest.TestCase):
         r = self.admin("GET", "/upstreams/live_upstream/targets")
         self.assertEqual(r.json()["data"], [])
 
+    def test_6b_live_health_per_data_plane(self):
+        # A target that refuses connections, probed by the data plane's active tcp checks: the
+        # data plane reports it unhealthy, the control plane aggregates the report, and the
+        # upstream page shows that data plane's verdict in the target's row without a reload.
+        dead = h.free_port()
+        r = self.admin("POST", "/upstreams", json_body={
+            "name": "health_upstream",
+            "healthchecks": {"active": {"type": "tcp", "timeout": 1,
+                                        "healthy": {"interval": 1, "successes": 1},
+                                        "unhealthy": {"interval": 1, "tcp_failures": 1}}}})
+        self.assertEqual(r.status, 201, r)
+        target = "127.0.0.1:%d" % dead
+        r = self.admin("POST", "/upstreams/health_upstream/targets", json_body={"target": target})
+        self.assertEqual(r.status, 201, r)
+        h.wait_for(lambda: any(t.get("health") == "UNHEALTHY" for t in
+                               self.admin("GET", "/upstreams/health_upstream/health").json()["data"]),
+                   timeout=20, what="the control plane's aggregate to say UNHEALTHY")
+        hostname = self.admin("GET", "/clustering/data-planes").json()["data"][0]["hostname"]
+        b = self.browser
+        b.open(self.gui_url + "/#/upstreams/health_upstream")
+        b.wait_h1("Upstream health_upstream")
+        b.wait(lambda: "Unhealthy" in b.row(target).text and hostname in b.row(target).text,
+               timeout=15, what="the data plane's verdict in the target row")
+        b.screenshot("upstream-health")
+
     def test_7_consumer_key_and_plugins(self):
         b = self.browser
         b.open(self.gui_url + "/#/consumers/new")
