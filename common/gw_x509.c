@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -53,4 +54,26 @@ int64_t gw_x509_not_after(X509 *cert)
     if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
         return 0;
     return (int64_t)timegm(&tm);
+}
+
+X509 *gw_x509_new_serial(void)
+{
+    X509 *c = X509_new();
+    if (!c)
+        return NULL;
+    unsigned char serial[16];
+    BIGNUM *bn = NULL;
+    if (RAND_bytes(serial, sizeof(serial)) != 1)
+        goto fail;
+    serial[0] &= 0x7f; /* positive */
+    bn = BN_bin2bn(serial, sizeof(serial), NULL);
+    if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(c)))
+        goto fail;
+    BN_free(bn);
+    X509_set_version(c, 2);
+    return c;
+fail:
+    BN_free(bn);
+    X509_free(c);
+    return NULL;
 }

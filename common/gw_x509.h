@@ -1,5 +1,5 @@
 /* common/gw_x509.h: small X.509 helpers shared by the cluster server and client: SHA-256
- * digests for certificate pinning, common names, expiry.
+ * digests for certificate pinning, common names, expiry, and the skeleton of a new certificate.
  * SPDX-License-Identifier: Apache-2.0 */
 #ifndef GW_X509_H
 #define GW_X509_H
@@ -27,5 +27,10 @@ void gw_x509_common_name(X509 *cert, char *out, size_t outlen);
 /* notAfter of cert (borrowed, may be NULL) as unix seconds, 0 if it cannot be read. Any
  * thread. */
 int64_t gw_x509_not_after(X509 *cert);
+
+/* Returns a new X.509 v3 certificate (owned; X509_free) with a random positive 128-bit serial
+ * and nothing else set (validity, names, key and signature are the caller's), or NULL when out
+ * of memory or randomness. Any thread. */
+X509 *gw_x509_new_serial(void);
 
 #endif

@@ -87,18 +87,9 @@ static void san_list(const char *cn, const char *extra, char *out, size_t outlen
 static X509 *make_cert(enum kind kind, EVP_PKEY *key, const char *cn, const char *sans, int days,
                        bool expired, X509 *ca_cert, EVP_PKEY *ca_key)
 {
-    X509 *c = X509_new();
+    X509 *c = gw_x509_new_serial();
     if (!c)
         return NULL;
-    unsigned char serial[16];
-    BIGNUM *bn = NULL;
-    if (RAND_bytes(serial, sizeof(serial)) != 1)
-        goto fail;
-    serial[0] &= 0x7f;
-    bn = BN_bin2bn(serial, sizeof(serial), NULL);
-    if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(c)))
-        goto fail;
-    X509_set_version(c, 2);
     if (expired) {
         X509_gmtime_adj(X509_getm_notBefore(c), -2L * 86400L);
         X509_gmtime_adj(X509_getm_notAfter(c), -86400L);
@@ -131,10 +122,8 @@ static X509 *make_cert(enum kind kind, EVP_PKEY *key, const char *cn, const char
         ssl_err("cannot sign the certificate");
         goto fail;
     }
-    BN_free(bn);
     return c;
 fail:
-    BN_free(bn);
     X509_free(c);
     return NULL;
 }

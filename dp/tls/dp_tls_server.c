@@ -21,6 +21,7 @@
 #include "dp_tls_io.h"
 #include "dp_tls_store.h"
 #include "dp_worker.h"
+#include "gw_x509.h"
 #include "gw_log.h"
 
 /* Kong's ssl_cipher_suite values (Mozilla's profiles). modern = TLS 1.3 only. */
@@ -271,18 +272,9 @@ static int servername_cb(SSL *ssl, int *al, void *arg)
 
 static X509 *self_signed(EVP_PKEY *key)
 {
-    X509 *x = X509_new();
+    X509 *x = gw_x509_new_serial();
     if (!x)
         return NULL;
-    unsigned char serial[16];
-    BIGNUM *bn = NULL;
-    if (RAND_bytes(serial, sizeof(serial)) != 1)
-        goto fail;
-    serial[0] &= 0x7f;
-    bn = BN_bin2bn(serial, sizeof(serial), NULL);
-    if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)))
-        goto fail;
-    X509_set_version(x, 2);
     X509_gmtime_adj(X509_getm_notBefore(x), -86400);
     X509_gmtime_adj(X509_getm_notAfter(x), 20L * 365 * 86400);
     X509_NAME *n = X509_get_subject_name(x);
@@ -291,14 +283,11 @@ static X509 *self_signed(EVP_PKEY *key)
     X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1,
                                0);
     X509_set_issuer_name(x, n);
-    if (X509_set_pubkey(x, key) != 1 || X509_sign(x, key, EVP_sha256()) <= 0)
-        goto fail;
-    BN_free(bn);
+    if (X509_set_pubkey(x, key) != 1 || X509_sign(x, key, EVP_sha256()) <= 0) {
+        X509_free(x);
+        return NULL;
+    }
     return x;
-fail:
-    BN_free(bn);
-    X509_free(x);
-    return NULL;
 }
 
 static bool exists(const char *path)
