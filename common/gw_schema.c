@@ -586,7 +586,8 @@ static const struct gw_schema_field *resolve(const struct gw_schema_field *field
     do {                                                                                           \
         for (const struct gw_schema_field *base_ = (fields); base_ != NULL && base_->name != NULL; \
              base_++) {                                                                            \
-            const struct gw_schema_field *f = resolve((fields), (overrides), base_->name);         \
+            const struct gw_schema_field *f =                                                      \
+                (overrides) != NULL ? resolve((fields), (overrides), base_->name) : base_;         \
             body                                                                                   \
         }                                                                                          \
         for (const struct gw_schema_field *ov_ = (overrides); ov_ != NULL && ov_->name != NULL;    \

@@ -12,7 +12,8 @@
 struct entry {
     struct entry *next;
     char *key;
-    int refs; /* guarded by reg_lock */
+    uint32_t hash; /* dp_strmap_hash of key */
+    int refs;      /* guarded by reg_lock */
     bool is_addr;
     union {
         struct dp_upstream_state up;
@@ -21,18 +22,44 @@ struct entry {
 };
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct entry *reg_buckets[1024];
+/* Chained hash table, doubled when it gets 3/4 full so chains stay short with tens of
+ * thousands of targets. Guarded by reg_lock. */
+static struct entry **reg_buckets;
+static size_t reg_nbuckets; /* power of two, 0 before the first insert */
 static size_t reg_count;
+
+/* Doubles the table (reg_lock held). On allocation failure the old, longer chains stay. */
+static void grow(void)
+{
+    size_t n = reg_nbuckets ? reg_nbuckets * 2 : 1024;
+    struct entry **b = calloc(n, sizeof(*b));
+    if (!b)
+        return;
+    for (size_t i = 0; i < reg_nbuckets; i++) {
+        for (struct entry *e = reg_buckets[i], *next; e; e = next) {
+            next = e->next;
+            e->next = b[e->hash & (n - 1)];
+            b[e->hash & (n - 1)] = e;
+        }
+    }
+    free(reg_buckets);
+    reg_buckets = b;
+    reg_nbuckets = n;
+}
 
 static struct entry *find_or_add(const char *key, bool is_addr)
 {
     size_t klen = strlen(key);
-    uint32_t h = dp_strmap_hash(key, klen) & 1023u;
+    uint32_t hash = dp_strmap_hash(key, klen);
     pthread_mutex_lock(&reg_lock);
-    struct entry *e;
-    for (e = reg_buckets[h]; e; e = e->next)
-        if (e->is_addr == is_addr && strcmp(e->key, key) == 0)
-            break;
+    if (reg_count + 1 > reg_nbuckets * 3 / 4)
+        grow();
+    struct entry *e = NULL;
+    if (reg_nbuckets) {
+        for (e = reg_buckets[hash & (reg_nbuckets - 1)]; e; e = e->next)
+            if (e->hash == hash && e->is_addr == is_addr && strcmp(e->key, key) == 0)
+                break;
+    }
     if (e) {
         e->refs++;
     } else {
@@ -41,16 +68,22 @@ static struct entry *find_or_add(const char *key, bool is_addr)
             free(e);
             e = NULL;
         }
+        if (e && !reg_nbuckets) { /* the table could never be allocated */
+            free(e->key);
+            free(e);
+            e = NULL;
+        }
         if (e) {
             e->refs = 1;
+            e->hash = hash;
             e->is_addr = is_addr;
             if (is_addr) {
                 atomic_init(&e->u.addr.active, 0);
                 atomic_init(&e->u.addr.healthy, true);
                 pthread_mutex_init(&e->u.addr.lock, NULL);
             }
-            e->next = reg_buckets[h];
-            reg_buckets[h] = e;
+            e->next = reg_buckets[hash & (reg_nbuckets - 1)];
+            reg_buckets[hash & (reg_nbuckets - 1)] = e;
             reg_count++;
         }
     }
@@ -60,8 +93,8 @@ static struct entry *find_or_add(const char *key, bool is_addr)
 
 static void unref(struct entry *e)
 {
-    uint32_t h = dp_strmap_hash(e->key, strlen(e->key)) & 1023u;
     pthread_mutex_lock(&reg_lock);
+    size_t h = e->hash & (reg_nbuckets - 1);
     if (--e->refs > 0) {
         pthread_mutex_unlock(&reg_lock);
         return;
@@ -72,7 +105,11 @@ static void unref(struct entry *e)
             break;
         }
     }
-    reg_count--;
+    if (--reg_count == 0) { /* last entry gone (shutdown): release the table too */
+        free(reg_buckets);
+        reg_buckets = NULL;
+        reg_nbuckets = 0;
+    }
     pthread_mutex_unlock(&reg_lock);
     if (e->is_addr)
         pthread_mutex_destroy(&e->u.addr.lock);

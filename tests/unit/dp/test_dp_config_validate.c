@@ -85,11 +85,47 @@ static void invalid_entity_is_reported(void **state)
     dp_config_validate_cleanup();
 }
 
+/* Large configs are checked on several threads: every entity is still checked once, errors are
+ * still reported, and a later identical config is accepted from the fingerprints. */
+static void large_config_on_threads(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    static Portico__V1__Service many[N];
+    static Portico__V1__Service *ptrs[N];
+    static char ids[N][37], names[N][16];
+    Portico__V1__Config cfg = PORTICO__V1__CONFIG__INIT;
+    make_service();
+    for (int i = 0; i < N; i++) {
+        many[i] = svc;
+        snprintf(ids[i], sizeof(ids[i]), "5b1484f2-5209-49d9-b43e-%012d", i);
+        snprintf(names[i], sizeof(names[i]), "svc-%d", i);
+        many[i].id = ids[i];
+        many[i].name = names[i];
+        ptrs[i] = &many[i];
+    }
+    cfg.n_services = N;
+    cfg.services = ptrs;
+    struct seen s = {0};
+    assert_int_equal(dp_config_validate(&cfg, on_error, &s), GW_OK);
+    assert_int_equal(s.n, 0);
+    many[1234].port = -1;
+    assert_int_equal(dp_config_validate(&cfg, on_error, &s), GW_ERR_INVALID);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.last, "services|5b1484f2-5209-49d9-b43e-000000001234|port|"
+                                "value should be between 0 and 65535");
+    many[1234].port = 80;
+    assert_int_equal(dp_config_validate(&cfg, on_error, &s), GW_OK);
+    assert_int_equal(s.n, 1);
+    dp_config_validate_cleanup();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(valid_config_passes),
         cmocka_unit_test(invalid_entity_is_reported),
+        cmocka_unit_test(large_config_on_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
