@@ -34,11 +34,20 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime
                      "SUMMARY: UndefinedBehaviorSanitizer")
 
 
+_handed_out_ports = set()
+
+
 def free_port():
-    """Returns a TCP port that is free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """Returns a TCP port that is free on 127.0.0.1 right now and that this process has not
+    handed out before (two calls in a row must not give the same port before either is bound)."""
+    for _ in range(1000):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out_ports:
+            _handed_out_ports.add(port)
+            return port
+    raise RuntimeError("no free port found")
 
 
 def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):
