@@ -19,6 +19,8 @@ const struct gw_conf_key cp_conf_keys[] = {
     {"admin_gui_listen", GW_CONF_LISTEN, "127.0.0.1:8002", "Portico Manager listen addresses"},
     {"admin_gui_api_url", GW_CONF_STR, "",
      "Admin API URL the web UI talks to (default: same host)"},
+    {"admin_gui_url", GW_CONF_STR, "",
+     "Portico Manager URL as users open it; when set, the only origin the Admin API allows (CORS)"},
     {"pg_host", GW_CONF_STR, "127.0.0.1", "PostgreSQL host (or socket directory)"},
     {"pg_port", GW_CONF_INT, "5432", "PostgreSQL port", 1, 65535},
     {"pg_user", GW_CONF_STR, "portico", "PostgreSQL user"},

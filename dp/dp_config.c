@@ -13,11 +13,14 @@
 #include "balancer/dp_lb.h"
 #include "balancer/dp_lb_state.h"
 #include "dp_config_internal.h"
+#include "plugins/dp_plugin_set.h"
 #include "dp_dns.h"
 #include "dp_metrics.h"
 #include "dp_router.h"
 #include "gw_log.h"
 #include "gw_time.h"
+#include "tls/dp_tls_store.h"
+#include "health/dp_health_conf.h"
 
 static pthread_mutex_t pub_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct dp_config *published;
@@ -45,6 +48,12 @@ static void report(struct build *b, const char *entity, const char *id, const ch
            id ? id : "", field, msg);
     if (b->on_error)
         b->on_error(b->arg, entity, id ? id : "", field, msg);
+}
+
+static void tls_report(void *arg, const char *entity, const char *id, const char *field,
+                       const char *message)
+{
+    report(arg, entity, id, field, "%s", message);
 }
 
 static char *xstrdup(const char *s)
@@ -220,6 +229,7 @@ void dp_config_destroy(struct dp_config *cfg)
     if (!cfg)
         return;
     dp_router_destroy(cfg->router);
+    dp_tls_store_destroy(cfg->tls);
     for (size_t i = 0; i < cfg->nroutes; i++) {
         free(cfg->routes[i].id);
         free(cfg->routes[i].name);
@@ -239,6 +249,10 @@ void dp_config_destroy(struct dp_config *cfg)
         struct dp_upstream *u = &cfg->upstreams[i];
         dp_lb_destroy(u->lb);
         for (size_t t = 0; t < u->ntargets; t++) {
+            free(u->targets[t].target);
+            for (size_t k = 0; k < u->targets[t].ntags; k++)
+                free(u->targets[t].tags[k]);
+            free(u->targets[t].tags);
             free(u->targets[t].id);
             free(u->targets[t].name);
             addrs_free(u->targets[t].addrs, u->targets[t].naddrs);
@@ -256,11 +270,11 @@ void dp_config_destroy(struct dp_config *cfg)
         free(u->hash_on_uri_capture);
         free(u->hash_fallback_uri_capture);
         free(u->host_header);
+        dp_hc_conf_destroy(u->hc);
         dp_lb_state_upstream_unref(u->state);
     }
     free(cfg->upstreams);
-    if (cfg->pb)
-        portico__v1__config__free_unpacked(cfg->pb, NULL);
+    dp_plugin_set_destroy(cfg->plugins);
     free(cfg);
 }
 
@@ -306,6 +320,9 @@ static enum gw_err build_upstreams(struct dp_config *cfg, const Portico__V1__Con
         u->hash_fallback_uri_capture = xstrdup(p->hash_fallback_uri_capture);
         u->host_header = p->host_header && *p->host_header ? xstrdup(p->host_header) : NULL;
         u->slots = p->has_slots ? p->slots : 10000;
+        u->hc = dp_hc_conf_create(p->healthchecks);
+        if (!u->hc)
+            return GW_ERR_NOMEM;
         if ((u->hash_on == DP_HASH_HEADER && !u->hash_on_header) ||
             (u->hash_on == DP_HASH_COOKIE && !u->hash_on_cookie) ||
             (u->hash_on == DP_HASH_QUERY_ARG && !u->hash_on_query_arg) ||
@@ -365,7 +382,14 @@ static enum gw_err build_targets(struct dp_config *cfg, const Portico__V1__Confi
         char host[256];
         t->id = xstrdup(p->id ? p->id : "");
         t->weight = p->has_weight ? p->weight : 100;
-        if (!t->id)
+        t->created_at = p->has_created_at ? p->created_at : 0;
+        t->updated_at = p->has_updated_at ? p->updated_at : t->created_at;
+        t->target = xstrdup(p->target ? p->target : "");
+        if (p->n_tags && (t->tags = calloc(p->n_tags, sizeof(*t->tags))))
+            for (size_t k = 0; k < p->n_tags; k++)
+                if ((t->tags[t->ntags] = xstrdup(p->tags[k])))
+                    t->ntags++;
+        if (!t->id || !t->target || (p->n_tags && t->ntags != p->n_tags))
             return GW_ERR_NOMEM;
         if (!p->target || !split_host_port(p->target, host, sizeof(host), &t->port, 8000)) {
             report(b, "targets", t->id, "target",
@@ -520,25 +544,20 @@ out:
     return err;
 }
 
-/* Keeps the entities the plugin work will need (plugins, consumers, credentials) in an owned
- * copy of the message. */
-static enum gw_err keep_pb(struct dp_config *cfg, const Portico__V1__Config *pb)
+/* Compiles the plugins (with consumers and credentials) and gives each route its chain. */
+static enum gw_err build_plugins(struct dp_config *cfg, const Portico__V1__Config *pb,
+                                 struct build *b)
 {
-    Portico__V1__Config keep = PORTICO__V1__CONFIG__INIT;
-    keep.n_consumers = pb->n_consumers;
-    keep.consumers = pb->consumers;
-    keep.n_plugins = pb->n_plugins;
-    keep.plugins = pb->plugins;
-    keep.n_keyauth_credentials = pb->n_keyauth_credentials;
-    keep.keyauth_credentials = pb->keyauth_credentials;
-    size_t len = portico__v1__config__get_packed_size(&keep);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf)
-        return GW_ERR_NOMEM;
-    portico__v1__config__pack(&keep, buf);
-    cfg->pb = portico__v1__config__unpack(NULL, len, buf);
-    free(buf);
-    return cfg->pb ? GW_OK : GW_ERR_NOMEM;
+    enum gw_err err = dp_plugin_set_build(pb, NULL, b->on_error, b->arg, &cfg->plugins);
+    if (err == GW_ERR_INVALID) {
+        b->nerrors++;
+        return GW_OK; /* reported; the build fails as a whole below */
+    }
+    if (err != GW_OK)
+        return err;
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        cfg->routes[i].plugins = dp_plugin_set_chain(cfg->plugins, cfg->routes[i].id);
+    return GW_OK;
 }
 
 enum gw_err dp_config_build(const Portico__V1__Config *pb, int64_t revision, const char *hash,
@@ -565,7 +584,12 @@ enum gw_err dp_config_build(const Portico__V1__Config *pb, int64_t revision, con
     if (err == GW_OK)
         err = build_routes(cfg, pb, &b, &svcs);
     if (err == GW_OK)
-        err = keep_pb(cfg, pb);
+        err = build_plugins(cfg, pb, &b);
+    if (err == GW_OK) {
+        err = dp_tls_store_build(pb, tls_report, &b, &cfg->tls);
+        if (err == GW_ERR_INVALID)
+            err = GW_OK; /* counted in b.nerrors */
+    }
     if (err == GW_OK && b.nerrors)
         err = GW_ERR_INVALID;
     dp_strmap_cleanup(&ups_by_id);

@@ -11,6 +11,8 @@
 #include "dp_config_types.h"
 #include "dp_strmap.h"
 
+struct dp_tls_store;
+
 struct dp_config {
     atomic_int refs;
     int64_t revision;
@@ -22,9 +24,10 @@ struct dp_config {
     struct dp_upstream *upstreams;
     size_t nupstreams;
     struct dp_router *router;
-    /* Plugins, consumers and credentials, kept as received for the plugin work (an owned
-     * copy; never read on the hot path). */
-    Portico__V1__Config *pb;
+    /* Plugins, consumers and key-auth credentials, compiled (dp/plugins/dp_plugin_set.h);
+     * each route points at its precomputed chain. */
+    struct dp_plugin_set *plugins;
+    struct dp_tls_store *tls; /* certificates, SNIs, upstream TLS (dp/tls/dp_tls_store.h) */
 };
 
 /* Returns a new reference to the published config, or NULL before the first publish. Release

@@ -17,6 +17,8 @@ struct dp_router;
 struct dp_addr_state;
 struct dp_upstream_state;
 struct dp_svc_metrics;
+struct dp_plugin_chain;
+struct dp_hc_conf;
 
 enum dp_hash_on {
     DP_HASH_NONE = 0,
@@ -58,6 +60,11 @@ struct dp_target {
     bool name_is_ip;
     struct dp_addr *addrs; /* owned; naddrs entries (0 when the name did not resolve) */
     size_t naddrs;
+    /* entity fields shown by /upstreams/{u}/health (dp/health) */
+    char *target;                  /* "host:port" as configured (owned) */
+    double created_at, updated_at; /* seconds, millisecond precision */
+    char **tags;                   /* owned; ntags strings */
+    size_t ntags;
 };
 
 struct dp_upstream {
@@ -77,6 +84,7 @@ struct dp_upstream {
     size_t naddrs;
     struct dp_upstream_state *state; /* persistent per-upstream state, refcounted */
     struct dp_lb *lb;                /* owned */
+    struct dp_hc_conf *hc;           /* owned: healthchecks with defaults (dp/health) */
 };
 
 struct dp_service {
@@ -114,6 +122,7 @@ struct dp_route {
     bool preserve_host;
     enum dp_path_handling path_handling;
     int regex_priority;
+    const struct dp_plugin_chain *plugins; /* borrowed from the config's plugin set */
 };
 
 #endif

@@ -13,11 +13,13 @@
 #include <strings.h>
 
 #include "dp_http.h"
+#include "dp_req_plugins.h"
 #include "dp_metrics.h"
 #include "dp_wbuf.h"
 #include "dp_worker.h"
 #include "gw_log.h"
 #include "gw_time.h"
+#include "tls/dp_tls_server.h"
 
 #define FEED_MAX (64 * 1024)
 
@@ -148,7 +150,9 @@ static struct dp_req *req_new(struct dp_conn *c)
         struct gw_buf head = r->head;
         char *path = r->path;
         size_t path_cap = r->path_cap;
+        struct dp_req_plugins *plg = r->plg;
         memset(r, 0, sizeof(*r));
+        r->plg = plg;
         r->hb = hb;
         r->rb = rb;
         r->head = head;
@@ -175,6 +179,7 @@ void dp_req_free(struct dp_req *r)
 {
     if (!r)
         return;
+    dp_req_plugins_finish(r);
     if (r->up)
         dp_proxy_release(r, false);
     if (r->pending)
@@ -194,6 +199,7 @@ void dp_req_free(struct dp_req *r)
     dp_hblock_cleanup(&r->rb);
     gw_buf_cleanup(&r->head);
     free(r->path);
+    dp_req_plugins_free(r->plg);
     free(r);
 }
 
@@ -206,6 +212,7 @@ void dp_conn_free_req_cache(struct dp_worker *w)
         dp_hblock_cleanup(&r->rb);
         gw_buf_cleanup(&r->head);
         free(r->path);
+        dp_req_plugins_free(r->plg);
         free(r);
     }
     w->nfree_reqs = 0;
@@ -280,10 +287,25 @@ static int header_piece(llhttp_t *p, const char *at, size_t len, bool value)
     return 0;
 }
 
+/* true for the characters of an RFC 9110 token (tchar) */
+static bool is_tchar(unsigned char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     struct dp_conn *c = p->data;
     c->req->value_done = false;
+    /* a field name is a token: "Transfer Encoding" must not reach an upstream that reads it
+     * another way */
+    for (size_t i = 0; i < len; i++) {
+        if (!is_tchar((unsigned char)at[i])) {
+            c->req->error_status = 400;
+            return -1;
+        }
+    }
     return header_piece(p, at, len, false);
 }
 
@@ -328,9 +350,12 @@ static int on_headers_complete(llhttp_t *p)
         r->error_status = 400;
         return -1;
     }
-    /* Duplicate Content-Length headers, even equal ones, are a smuggling vector. */
+    /* Duplicate Content-Length headers, even equal ones, are a smuggling vector. CONNECT is
+     * not proxied: a gateway has no tunnel to offer, and forwarding it would ask the upstream
+     * for one. */
     int cl = dp_hblock_find(&r->hb, "content-length", 14, 0);
-    if (cl >= 0 && dp_hblock_find(&r->hb, "content-length", 14, (size_t)cl + 1) >= 0) {
+    if ((cl >= 0 && dp_hblock_find(&r->hb, "content-length", 14, (size_t)cl + 1) >= 0) ||
+        r->method == HTTP_CONNECT) {
         r->error_status = 400;
         return -1;
     }
@@ -360,6 +385,21 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     if (max && r->body_read > max) {
         r->error_status = 413;
         return -1;
+    }
+    if (r->chunked && p->content_length == 0) {
+        /* The chunk's data ends here and CRLF must follow. llhttp 8.1 skips those two bytes
+         * without looking at them, so "5\r\nhelloXX0\r\n\r\n" would end the body early and
+         * make what follows a new request: check them here (the rest of this input chunk) and
+         * at the start of the next one (crlf_left). */
+        const char *q = at + len;
+        size_t k = 0;
+        for (; k < 2 && q < c->feed_end; k++, q++) {
+            if (*q != "\r\n"[k]) {
+                r->error_status = 400;
+                return -1;
+            }
+        }
+        c->crlf_left = (uint8_t)(2 - k);
     }
     if (!r->pending && !(r->pending = evbuffer_new()))
         return -1;
@@ -494,15 +534,59 @@ void dp_conn_respond(struct dp_conn *c, int status, const char *message, const c
     evbuffer_add_printf(out,
                         "HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"
                         "Content-Length: %d\r\n%sServer: portico/" PORTICO_VERSION "\r\n"
-                        "X-Portico-Response-Latency: %llu\r\nX-Portico-Request-Id: %s\r\n%s\r\n",
+                        "X-Portico-Response-Latency: %llu\r\nX-Portico-Request-Id: %s\r\n%s",
                         status, reason(status), blen,
                         c->close_after ? "Connection: close\r\n"
                         : (r->http_major == 1 && r->http_minor == 0 && r->keepalive)
                             ? "Connection: keep-alive\r\n"
                             : "",
                         (unsigned long long)lat, r->id, extra ? extra : "");
+    if (r->plg) { /* e.g. rate-limiting's headers on a 502 (no-op when inactive) */
+        struct gw_buf ph;
+        gw_buf_init(&ph, 64 * 1024);
+        dp_req_plugins_response_headers(r, &ph);
+        if (ph.len)
+            evbuffer_add(out, ph.data, ph.len);
+        gw_buf_cleanup(&ph);
+    }
+    evbuffer_add(out, "\r\n", 2);
     if (!head)
         evbuffer_add(out, body, (size_t)blen);
+    r->status = status;
+    r->resp_started = true;
+    r->resp_complete = true;
+    dp_conn_request_done(c);
+}
+
+void dp_conn_respond_raw(struct dp_conn *c, int status, struct evbuffer *headers, const char *body,
+                         size_t len)
+{
+    struct dp_req *r = c->req;
+    if (!r || r->resp_started) {
+        dp_conn_close(c);
+        return;
+    }
+    if (r->up)
+        dp_proxy_release(r, false);
+    if (!r->msg_complete || c->w->draining)
+        c->close_after = true;
+    bool head = r->method == HTTP_HEAD;
+    uint64_t lat = (gw_time_mono_us() - r->t_start_us) / 1000;
+    struct evbuffer *out = dp_io_get_output(c->bev);
+    evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, reason(status));
+    if (headers)
+        evbuffer_add_buffer(out, headers);
+    evbuffer_add_printf(out,
+                        "Content-Length: %zu\r\n%sServer: portico/" PORTICO_VERSION "\r\n"
+                        "X-Portico-Response-Latency: %llu\r\nX-Portico-Request-Id: %s\r\n\r\n",
+                        len,
+                        c->close_after ? "Connection: close\r\n"
+                        : (r->http_major == 1 && r->http_minor == 0 && r->keepalive)
+                            ? "Connection: keep-alive\r\n"
+                            : "",
+                        (unsigned long long)lat, r->id);
+    if (!head && len)
+        evbuffer_add(out, body, len);
     r->status = status;
     r->resp_started = true;
     r->resp_complete = true;
@@ -626,6 +710,31 @@ static void request_host(struct dp_req *r)
     r->host_len = n;
 }
 
+/* The end of dispatch: plugins (access phase), then proxying. */
+static void dispatch_plugins(struct dp_conn *c)
+{
+    struct dp_req *r = c->req;
+    if (dp_req_plugins_access(r))
+        return; /* answered by a plugin; r is gone */
+    if (r->expect_continue && !r->msg_complete) {
+        evbuffer_add(dp_io_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        r->expect_continue = false;
+    }
+    dp_proxy_start(r);
+}
+
+/* Kong's forwarded_proto: https for a TLS connection, or when a trusted peer says so in
+ * X-Forwarded-Proto (a TLS-terminating balancer in front). */
+static bool forwarded_https(const struct dp_conn *c, const struct dp_req *r)
+{
+    if (c->tls)
+        return true;
+    if (!dp_settings_is_trusted(c->w->set, c->peer_ip))
+        return false;
+    int i = dp_hblock_find(&r->hb, "x-forwarded-proto", 17, 0);
+    return i >= 0 && r->hb.h[i].vl == 5 && strncasecmp(r->hb.buf + r->hb.h[i].vo, "https", 5) == 0;
+}
+
 static void dispatch(struct dp_conn *c)
 {
     struct dp_req *r = c->req;
@@ -714,6 +823,7 @@ static void dispatch(struct dp_conn *c)
         .host = r->host,
         .host_len = r->host_len,
         .dst_port = c->local_port,
+        .sni = c->tls ? dp_tls_server_sni(dp_io_get_tls(c->bev)) : NULL,
         .path = r->path,
         .path_len = r->path_len,
         .headers = hdrs,
@@ -728,7 +838,7 @@ static void dispatch(struct dp_conn *c)
         return;
     }
     r->route = r->match.route;
-    if (!r->route->proto_http) {
+    if (!r->route->proto_http && !forwarded_https(c, r)) {
         int code = r->route->https_redirect_status_code;
         if (code == 426) {
             dp_conn_respond(c, 426, "Please use HTTPS protocol",
@@ -746,11 +856,16 @@ static void dispatch(struct dp_conn *c)
         dp_conn_respond(c, 503, "no Service found with those values", NULL);
         return;
     }
-    if (r->expect_continue && !r->msg_complete) {
-        evbuffer_add(dp_io_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
-        r->expect_continue = false;
+    if (dp_req_plugins_wait_body(r)) {
+        /* a plugin reads the body (key_in_body): run the plugins once it is all here */
+        if (r->expect_continue) {
+            evbuffer_add(dp_io_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+            r->expect_continue = false;
+        }
+        r->plg_wait_body = true;
+        return;
     }
-    dp_proxy_start(r);
+    dispatch_plugins(c);
 }
 
 static int parse_error_status(struct dp_req *r, llhttp_errno_t err)
@@ -772,6 +887,11 @@ void dp_conn_process(struct dp_conn *c)
         struct dp_req *r = c->req;
         if (r && r->headers_done && !r->dispatched) {
             dispatch(c);
+            continue;
+        }
+        if (r && r->plg_wait_body && r->msg_complete) {
+            r->plg_wait_body = false;
+            dispatch_plugins(c);
             continue;
         }
         if (r && r->dispatched && r->up_ready && r->pending && !r->pending_kept &&
@@ -799,7 +919,21 @@ void dp_conn_process(struct dp_conn *c)
         size_t len = v.iov_len > FEED_MAX ? FEED_MAX : v.iov_len;
         const char *base = v.iov_base;
         c->feed_base = base;
-        llhttp_errno_t err = llhttp_execute(&c->p, base, len);
+        c->feed_end = base + len;
+        llhttp_errno_t err = HPE_OK;
+        const char *why = NULL;
+        for (size_t i = 0; c->crlf_left && i < len; i++, c->crlf_left--) {
+            if (base[i] != "\r\n"[2 - c->crlf_left]) {
+                if (c->req)
+                    c->req->error_status = 400;
+                c->crlf_left = 0;
+                err = HPE_INVALID_CHUNK_SIZE;
+                why = "Expected CRLF after chunk data";
+                break;
+            }
+        }
+        if (err == HPE_OK)
+            err = llhttp_execute(&c->p, base, len);
         c->feed_prev_last = base[len - 1];
         size_t consumed = len;
         if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
@@ -808,8 +942,10 @@ void dp_conn_process(struct dp_conn *c)
         } else if (err != HPE_OK) {
             evbuffer_drain(in, len);
             int status = parse_error_status(c->req, err);
+            if (!why)
+                why = llhttp_get_error_reason(&c->p);
             GW_LOG(GW_LOG_INFO, "bad request client=%s status=%d error=%s reason=\"%s\"",
-                   c->peer_ip, status, llhttp_errno_name(err), llhttp_get_error_reason(&c->p));
+                   c->peer_ip, status, llhttp_errno_name(err), why ? why : "");
             if (!c->req && !(c->req = req_new(c))) {
                 dp_conn_close(c);
                 break;
@@ -927,7 +1063,7 @@ void dp_conn_tick(struct dp_worker *w, uint64_t now)
 }
 
 void dp_conn_accept(struct dp_worker *w, evutil_socket_t fd, const struct sockaddr *sa,
-                    int local_port)
+                    int local_port, bool tls)
 {
     struct dp_conn *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -952,6 +1088,16 @@ void dp_conn_accept(struct dp_worker *w, evutil_socket_t fd, const struct sockad
         evutil_closesocket(fd);
         free(c);
         return;
+    }
+    if (tls) {
+        struct dp_tls_io *t = dp_tls_server_accept(w, fd);
+        if (!t) {
+            dp_io_free(c->bev);
+            free(c);
+            return;
+        }
+        dp_io_set_tls(c->bev, t);
+        c->tls = true;
     }
     llhttp_init(&c->p, HTTP_REQUEST, &req_settings);
     c->p.data = c;

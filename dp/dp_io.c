@@ -4,12 +4,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include "tls/dp_tls_io.h"
 
 #define READ_CHUNK (64 * 1024)
 
@@ -34,12 +34,10 @@ struct dp_io {
     bool reading;   /* rev is added */
     bool wev_added; /* wev is added (connect in progress or kernel buffer full) */
     bool connecting;
-    SSL *ssl;         /* TLS to the peer, NULL for plain TCP */
-    bool handshaking; /* TLS handshake in progress (after the TCP connect) */
-    bool hs_reading;  /* rev added for the handshake or an SSL_write that wants to read */
-    bool queued;      /* on the loop's flush list */
-    bool dead;        /* dp_io_free was called inside a callback */
+    bool queued; /* on the loop's flush list */
+    bool dead;   /* dp_io_free was called inside a callback */
     struct dp_io *qnext, *qprev;
+    struct dp_tls_io *tls; /* NULL = plain socket */
 };
 
 static void really_free(struct dp_io *io)
@@ -93,43 +91,19 @@ static void fire_event(struct dp_io *io, short what)
 
 static void update_read(struct dp_io *io)
 {
-    bool want = ((io->want_read && !(io->rhigh && evbuffer_get_length(io->in) >= io->rhigh)) ||
-                 io->hs_reading) &&
-                io->rev && !io->dead;
+    bool want = io->rev && !io->dead &&
+                ((io->want_read && !(io->rhigh && evbuffer_get_length(io->in) >= io->rhigh)) ||
+                 (io->tls && (io->tls->handshaking || io->tls->write_want_read)));
     if (want && !io->reading) {
         event_add(io->rev, NULL);
         io->reading = true;
+        /* decrypted or buffered TLS bytes produce no socket event */
+        if (io->tls && dp_tls_io_pending(io->tls))
+            event_active(io->rev, EV_READ, 0);
     } else if (!want && io->reading) {
         event_del(io->rev);
         io->reading = false;
     }
-}
-
-/* SSL_write of the output until it is empty or TLS would block. Returns -1 on an error. */
-static int tls_write(struct dp_io *io)
-{
-    while (evbuffer_get_length(io->out)) {
-        struct evbuffer_iovec v;
-        if (evbuffer_peek(io->out, -1, NULL, &v, 1) < 1)
-            break;
-        size_t len = v.iov_len > 65536 ? 65536 : v.iov_len;
-        ERR_clear_error();
-        int n = SSL_write(io->ssl, v.iov_base, (int)len);
-        if (n > 0) {
-            evbuffer_drain(io->out, (size_t)n);
-            continue;
-        }
-        int e = SSL_get_error(io->ssl, n);
-        if (e == SSL_ERROR_WANT_WRITE)
-            return 0; /* do_write arms EV_WRITE */
-        if (e == SSL_ERROR_WANT_READ) {
-            io->hs_reading = true;
-            update_read(io);
-            return 0;
-        }
-        return -1;
-    }
-    return 0;
 }
 
 /* Writes what the kernel takes; arms EV_WRITE for the rest. */
@@ -137,11 +111,12 @@ static void do_write(struct dp_io *io)
 {
     if (io->dead || io->connecting || io->fd < 0)
         return;
-    if (io->handshaking)
+    if (io->tls && io->tls->handshaking)
         return;
     size_t before = evbuffer_get_length(io->out);
-    if (before && io->ssl) {
-        if (tls_write(io) != 0) {
+    if (before && io->tls) {
+        enum dp_tls_res tr = dp_tls_io_write(io->tls, io->out);
+        if (tr == DP_TLS_ERROR || tr == DP_TLS_EOF) {
             if (io->wev_added) {
                 event_del(io->wev);
                 io->wev_added = false;
@@ -149,6 +124,8 @@ static void do_write(struct dp_io *io)
             fire_event(io, BEV_EVENT_ERROR | BEV_EVENT_WRITING);
             return;
         }
+        if (tr == DP_TLS_WANT_READ)
+            update_read(io);
     } else if (before) {
         int n = evbuffer_write(io->out, io->fd);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -161,6 +138,8 @@ static void do_write(struct dp_io *io)
         }
     }
     size_t left = evbuffer_get_length(io->out);
+    if (io->tls && io->tls->write_want_read)
+        left = 0; /* waits for a read event instead (see read_ready) */
     if (left && !io->wev_added) {
         event_add(io->wev, NULL);
         io->wev_added = true;
@@ -168,6 +147,7 @@ static void do_write(struct dp_io *io)
         event_del(io->wev);
         io->wev_added = false;
     }
+    left = evbuffer_get_length(io->out);
     if (left < before && left <= io->wlow && io->wcb) {
         cb_begin(io);
         io->wcb(io, io->arg);
@@ -194,8 +174,7 @@ static void out_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void
 {
     struct dp_io *io = arg;
     (void)b;
-    if (!info->n_added || io->queued || io->connecting || io->handshaking || io->wev_added ||
-        io->dead)
+    if (!info->n_added || io->queued || io->connecting || io->wev_added || io->dead)
         return;
     io->queued = true;
     io->qprev = NULL;
@@ -217,111 +196,17 @@ static void in_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void 
         update_read(io);
 }
 
-static void do_write(struct dp_io *io);
-
-/* Drives the TLS handshake; reports BEV_EVENT_CONNECTED once done, ERROR on failure. */
-static void tls_handshake(struct dp_io *io)
-{
-    ERR_clear_error();
-    int rc = SSL_do_handshake(io->ssl);
-    if (rc == 1) {
-        io->handshaking = false;
-        io->hs_reading = false;
-        if (io->wev_added) {
-            event_del(io->wev);
-            io->wev_added = false;
-        }
-        update_read(io);
-        cb_begin(io);
-        if (io->ecb)
-            io->ecb(io, BEV_EVENT_CONNECTED, io->arg);
-        if (cb_end(io))
-            do_write(io);
-        return;
-    }
-    int e = SSL_get_error(io->ssl, rc);
-    if (e == SSL_ERROR_WANT_READ) {
-        io->hs_reading = true;
-        if (io->wev_added) {
-            event_del(io->wev);
-            io->wev_added = false;
-        }
-        update_read(io);
-        return;
-    }
-    if (e == SSL_ERROR_WANT_WRITE) {
-        if (!io->wev_added) {
-            event_add(io->wev, NULL);
-            io->wev_added = true;
-        }
-        return;
-    }
-    errno = ECONNRESET;
-    fire_event(io, BEV_EVENT_ERROR | BEV_EVENT_READING);
-}
-
-/* SSL_read into the input (all that is decrypted, up to want bytes), then the read callback. */
-static void tls_read(struct dp_io *io, size_t want)
-{
-    size_t got = 0;
-    bool eof = false, err = false;
-    if (io->hs_reading) {
-        /* an SSL_write wanted to read: let it go on */
-        io->hs_reading = false;
-        update_read(io);
-        do_write(io);
-        if (io->dead)
-            return;
-    }
-    while (got < want) {
-        struct evbuffer_iovec v;
-        if (evbuffer_reserve_space(io->in, (ev_ssize_t)(want - got), &v, 1) < 1)
-            break;
-        ERR_clear_error();
-        int n =
-            SSL_read(io->ssl, v.iov_base, (int)(v.iov_len < want - got ? v.iov_len : want - got));
-        if (n > 0) {
-            v.iov_len = (size_t)n;
-            evbuffer_commit_space(io->in, &v, 1);
-            got += (size_t)n;
-            if (!SSL_pending(io->ssl))
-                break;
-            continue;
-        }
-        int e = SSL_get_error(io->ssl, n);
-        if (e == SSL_ERROR_WANT_READ)
-            break;
-        if (e == SSL_ERROR_WANT_WRITE) {
-            if (!io->wev_added) {
-                event_add(io->wev, NULL);
-                io->wev_added = true;
-            }
-            break;
-        }
-        if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && n == 0))
-            eof = true;
-        else
-            err = true;
-        break;
-    }
-    if (got) {
-        cb_begin(io);
-        if (io->rcb)
-            io->rcb(io, io->arg);
-        if (!cb_end(io))
-            return;
-        update_read(io);
-    }
-    if (eof)
-        fire_event(io, BEV_EVENT_EOF | BEV_EVENT_READING);
-    else if (err)
-        fire_event(io, BEV_EVENT_ERROR | BEV_EVENT_READING);
-}
+static void tls_handshake_step(struct dp_io *io);
+static void tls_read_ready(struct dp_io *io);
 
 static void read_ready(evutil_socket_t fd, short what, void *arg)
 {
     struct dp_io *io = arg;
     (void)what;
+    if (io->tls) {
+        tls_read_ready(io);
+        return;
+    }
     size_t len = evbuffer_get_length(io->in);
     size_t want = READ_CHUNK;
     if (io->rhigh) {
@@ -331,14 +216,6 @@ static void read_ready(evutil_socket_t fd, short what, void *arg)
         }
         if (io->rhigh - len < want)
             want = io->rhigh - len;
-    }
-    if (io->handshaking) {
-        tls_handshake(io);
-        return;
-    }
-    if (io->ssl) {
-        tls_read(io, want);
-        return;
     }
     struct evbuffer_iovec v[2];
     int nv = evbuffer_reserve_space(io->in, (ev_ssize_t)want, v, 2);
@@ -378,6 +255,15 @@ static void write_ready(evutil_socket_t fd, short what, void *arg)
 {
     struct dp_io *io = arg;
     (void)what;
+    if (io->tls && io->tls->handshaking && !io->connecting) {
+        tls_handshake_step(io);
+        return;
+    }
+    if (io->tls && io->tls->read_want_write) {
+        tls_read_ready(io);
+        if (io->dead)
+            return;
+    }
     if (io->connecting) {
         int err = 0;
         socklen_t el = sizeof(err);
@@ -393,15 +279,9 @@ static void write_ready(evutil_socket_t fd, short what, void *arg)
             fire_event(io, BEV_EVENT_ERROR | BEV_EVENT_WRITING);
             return;
         }
-        if (io->ssl) {
-            io->handshaking = true;
-            if (SSL_set_fd(io->ssl, io->fd) != 1) {
-                fire_event(io, BEV_EVENT_ERROR | BEV_EVENT_WRITING);
-                return;
-            }
-            cb_begin(io);
-            tls_handshake(io);
-            cb_end(io);
+        if (io->tls) {
+            dp_tls_io_start_client(io->tls, io->fd);
+            tls_handshake_step(io);
             return;
         }
         cb_begin(io);
@@ -411,11 +291,106 @@ static void write_ready(evutil_socket_t fd, short what, void *arg)
             return;
     }
     cb_begin(io);
-    if (io->handshaking)
-        tls_handshake(io);
-    else
-        do_write(io);
+    do_write(io);
     cb_end(io);
+}
+
+/* ---- TLS (dp/tls/dp_tls_io.c does the OpenSSL calls) ----------------------------------------- */
+
+static void set_wev(struct dp_io *io, bool on)
+{
+    if (on && !io->wev_added) {
+        event_add(io->wev, NULL);
+        io->wev_added = true;
+    } else if (!on && io->wev_added) {
+        event_del(io->wev);
+        io->wev_added = false;
+    }
+}
+
+/* Client handshake: CONNECTED is reported once it is complete, then queued output goes. */
+static void tls_handshake_step(struct dp_io *io)
+{
+    enum dp_tls_res tr = dp_tls_io_handshake(io->tls);
+    if (tr == DP_TLS_WANT_READ || tr == DP_TLS_WANT_WRITE) {
+        set_wev(io, tr == DP_TLS_WANT_WRITE);
+        update_read(io);
+        return;
+    }
+    set_wev(io, false);
+    update_read(io);
+    if (tr != DP_TLS_OK) {
+        fire_event(io, BEV_EVENT_ERROR | BEV_EVENT_WRITING);
+        return;
+    }
+    cb_begin(io);
+    if (io->ecb)
+        io->ecb(io, BEV_EVENT_CONNECTED, io->arg);
+    if (!cb_end(io))
+        return;
+    cb_begin(io);
+    do_write(io);
+    cb_end(io);
+}
+
+static void tls_read_ready(struct dp_io *io)
+{
+    if (io->tls->handshaking) {
+        tls_handshake_step(io);
+        return;
+    }
+    if (io->tls->write_want_read) {
+        cb_begin(io);
+        do_write(io);
+        if (!cb_end(io))
+            return;
+        update_read(io);
+        if (!io->want_read)
+            return;
+    }
+    size_t len = evbuffer_get_length(io->in);
+    size_t want = READ_CHUNK;
+    if (io->rhigh) {
+        if (len >= io->rhigh) {
+            update_read(io);
+            return;
+        }
+        if (io->rhigh - len < want)
+            want = io->rhigh - len;
+    }
+    size_t n = 0;
+    enum dp_tls_res tr = dp_tls_io_read(io->tls, io->in, want, &n);
+    if (tr == DP_TLS_WANT_WRITE)
+        set_wev(io, true);
+    if (tr == DP_TLS_EOF) {
+        fire_event(io, BEV_EVENT_EOF | BEV_EVENT_READING);
+        return;
+    }
+    if (tr == DP_TLS_ERROR) {
+        fire_event(io, BEV_EVENT_ERROR | BEV_EVENT_READING);
+        return;
+    }
+    if (!n)
+        return;
+    cb_begin(io);
+    if (io->rcb)
+        io->rcb(io, io->arg);
+    if (!cb_end(io))
+        return;
+    update_read(io);
+    /* Bytes OpenSSL already decrypted produce no socket event: come back for them. */
+    if (io->reading && dp_tls_io_pending(io->tls))
+        event_active(io->rev, EV_READ, 0);
+}
+
+void dp_io_set_tls(struct dp_io *io, struct dp_tls_io *tls)
+{
+    io->tls = tls;
+}
+
+struct dp_tls_io *dp_io_get_tls(struct dp_io *io)
+{
+    return io->tls;
 }
 
 struct dp_io_loop *dp_io_loop_create(struct event_base *base)
@@ -486,18 +461,6 @@ int dp_io_socket_connect(struct dp_io *io, const struct sockaddr *sa, int salen)
     return 0;
 }
 
-int dp_io_set_tls(struct dp_io *io, SSL_CTX *ctx, const char *sni)
-{
-    io->ssl = SSL_new(ctx);
-    if (!io->ssl)
-        return -1;
-    SSL_set_connect_state(io->ssl);
-    SSL_set_mode(io->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    if (sni && *sni && SSL_set_tlsext_host_name(io->ssl, sni) != 1)
-        return -1;
-    return 0;
-}
-
 void dp_io_free(struct dp_io *io)
 {
     if (!io || io->dead)
@@ -509,10 +472,9 @@ void dp_io_free(struct dp_io *io)
     if (io->wev)
         event_free(io->wev);
     io->rev = io->wev = NULL;
-    if (io->ssl) {
-        SSL_free(io->ssl);
-        io->ssl = NULL;
-    }
+    /* before the close: the descriptor number may be reused at once */
+    dp_tls_io_free(io->tls);
+    io->tls = NULL;
     if (io->fd >= 0)
         evutil_closesocket(io->fd);
     io->fd = -1;

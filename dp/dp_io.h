@@ -11,7 +11,6 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h> /* BEV_EVENT_* flags */
 #include <event2/event.h>
-#include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -33,11 +32,6 @@ struct dp_io *dp_io_socket_new(struct dp_io_loop *l, evutil_socket_t fd);
  * BEV_EVENT_ERROR. Returns 0, or -1 when the connect failed at once. */
 int dp_io_socket_connect(struct dp_io *io, const struct sockaddr *sa, int salen);
 
-/* Makes io a TLS client (call before dp_io_socket_connect): after the TCP connect the
- * handshake runs (SNI = sni when not empty) and BEV_EVENT_CONNECTED is reported once it is
- * done. ctx is borrowed. Returns 0 or -1. */
-int dp_io_set_tls(struct dp_io *io, SSL_CTX *ctx, const char *sni);
-
 /* Frees io and closes its socket; safe inside io's own callbacks. Accepts NULL. */
 void dp_io_free(struct dp_io *io);
 
@@ -55,6 +49,16 @@ void dp_io_disable(struct dp_io *io, short what);
 /* EV_READ: stop reading while the input holds high bytes or more (0 = no limit).
  * EV_WRITE: call the write callback after a write leaves low bytes or fewer. */
 void dp_io_setwatermark(struct dp_io *io, short what, size_t low, size_t high);
+
+/* Makes io a TLS socket (dp/tls/dp_tls_io.h): tls (takes ownership; freed with io) is a server
+ * end bound to io's accepted socket, or a client end whose handshake starts once
+ * dp_io_socket_connect succeeded (BEV_EVENT_CONNECTED then means "handshake done"). Call
+ * before enabling io. */
+struct dp_tls_io;
+void dp_io_set_tls(struct dp_io *io, struct dp_tls_io *tls);
+
+/* The TLS layer of io (borrowed), or NULL for a plain socket. */
+struct dp_tls_io *dp_io_get_tls(struct dp_io *io);
 
 /* Moves buf's contents to the output. */
 int dp_io_write_buffer(struct dp_io *io, struct evbuffer *buf);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dp_strmap.h"
+
 struct dp_metrics dp_metrics;
 
 struct svc_entry {
@@ -15,7 +17,8 @@ struct svc_entry {
 };
 
 static pthread_mutex_t svc_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct svc_entry *svcs;
+static struct svc_entry *svcs;     /* every service seen, for rendering */
+static struct dp_strmap svc_index; /* id -> entry: config builds look services up in O(1) */
 
 static const uint64_t lat_bounds[DP_METRICS_LAT_BUCKETS - 1] = {
     1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
@@ -23,10 +26,7 @@ static const uint64_t lat_bounds[DP_METRICS_LAT_BUCKETS - 1] = {
 struct dp_svc_metrics *dp_metrics_service(const char *id, const char *name)
 {
     pthread_mutex_lock(&svc_lock);
-    struct svc_entry *e;
-    for (e = svcs; e; e = e->next)
-        if (strcmp(e->id, id) == 0)
-            break;
+    struct svc_entry *e = dp_strmap_get(&svc_index, id, strlen(id));
     if (e && name && strcmp(e->name, name) != 0) {
         char *n = strdup(name);
         if (n) {
@@ -40,6 +40,11 @@ struct dp_svc_metrics *dp_metrics_service(const char *id, const char *name)
             e->id = strdup(id);
             e->name = strdup(name ? name : id);
             if (!e->id || !e->name) {
+                free(e->id);
+                free(e->name);
+                free(e);
+                e = NULL;
+            } else if (dp_strmap_put(&svc_index, e->id, strlen(e->id), e) != GW_OK) {
                 free(e->id);
                 free(e->name);
                 free(e);
@@ -130,5 +135,6 @@ void dp_metrics_shutdown(void)
         free(svcs);
         svcs = n;
     }
+    dp_strmap_cleanup(&svc_index);
     pthread_mutex_unlock(&svc_lock);
 }

@@ -14,12 +14,15 @@
 
 #include "balancer/dp_lb_state.h"
 #include "dp_http.h"
+#include "dp_req_plugins.h"
 #include "dp_metrics.h"
 #include "dp_wbuf.h"
 #include "dp_worker.h"
 #include "gw_log.h"
 #include "gw_time.h"
 #include "gw_uuid.h"
+#include "tls/dp_tls_store.h"
+#include "health/dp_health.h"
 
 #define VIA_TOKEN "1.1 portico/" PORTICO_VERSION
 
@@ -144,6 +147,12 @@ static enum gw_err build_head(struct dp_req *r)
     const char *url = b->buf + r->url_o;
     const char *q = memchr(url, '?', r->url_l);
     size_t qlen = q ? r->url_l - (size_t)(q - url) : 0;
+    const char *pq = dp_req_plugins_query(r); /* a plugin's new query string, without '?' */
+    const char *url_q = q;                    /* the client's, for X-Forwarded-Path */
+    if (pq) {
+        q = pq[0] ? pq : NULL;
+        qlen = pq[0] ? strlen(pq) + 1 : 0;
+    }
     size_t splen = r->svc->path ? strlen(r->svc->path) : 1;
     size_t cap = r->path_len + splen + 4;
     if (gw_buf_reserve(h, cap + qlen + b->len + 1024) != GW_OK)
@@ -154,7 +163,13 @@ static enum gw_err build_head(struct dp_req *r)
     size_t uplen = dp_router_upstream_path(r->route, r->svc->path, r->path, r->path_len,
                                            r->match.prefix_len, h->data + h->len, cap);
     h->len += uplen;
-    dp_wb_mem(h, q ? q : "", qlen);
+    if (pq && qlen) {
+        DP_WB_LIT(h, "?");
+        dp_wb_mem(h, pq, qlen - 1);
+    } else {
+        dp_wb_mem(h, q ? q : "", qlen);
+    }
+    q = url_q;
     DP_WB_LIT(h, " HTTP/1.1\r\n");
     r->head_split = h->len; /* the Host line goes here, per try */
 
@@ -167,7 +182,8 @@ static enum gw_err build_head(struct dp_req *r)
         const struct dp_hspan *s = &b->h[i];
         const char *n = b->buf + s->no;
         enum hname k = classify(n, s->nl);
-        if ((k != H_OTHER && k != H_SERVER) || (conn_tokens && in_connection(b, n, s->nl)))
+        if ((k != H_OTHER && k != H_SERVER) || (conn_tokens && in_connection(b, n, s->nl)) ||
+            dp_req_plugins_header_edited(r, n, s->nl))
             continue;
         dp_wb_mem(h, n, s->nl);
         DP_WB_LIT(h, ": ");
@@ -214,6 +230,8 @@ static enum gw_err build_head(struct dp_req *r)
     const char *v;
     if (trusted && (v = hval(b, "x-forwarded-proto", &vl)))
         DP_WB_HDR(h, "X-Forwarded-Proto: ", v, vl);
+    else if (c->tls)
+        DP_WB_LIT(h, "X-Forwarded-Proto: https\r\n");
     else
         DP_WB_LIT(h, "X-Forwarded-Proto: http\r\n");
     if (trusted && (v = hval(b, "x-forwarded-host", &vl)))
@@ -243,7 +261,13 @@ static enum gw_err build_head(struct dp_req *r)
     }
     DP_WB_LIT(h, VIA_TOKEN "\r\n");
     DP_WB_HDR(h, "X-Portico-Request-Id: ", r->id, 32);
-    if (r->chunked) {
+    dp_req_plugins_upstream_headers(r, h);
+    uint64_t new_len;
+    if (dp_req_plugins_body_len(r, &new_len)) {
+        DP_WB_LIT(h, "Content-Length: ");
+        dp_wb_u64(h, new_len);
+        DP_WB_LIT(h, "\r\n");
+    } else if (r->chunked) {
         DP_WB_LIT(h, "Transfer-Encoding: chunked\r\n");
     } else if (r->c->p.flags & F_CONTENT_LENGTH || r->body_read) {
         DP_WB_LIT(h, "Content-Length: ");
@@ -391,6 +415,10 @@ static bool hash_input(struct dp_req *r, enum dp_hash_on on, const char *name, c
                        size_t *vlen)
 {
     switch (on) {
+    case DP_HASH_CONSUMER: /* Kong: the consumer id, else the credential id */
+        *val = dp_req_plugins_consumer_id(r);
+        *vlen = *val ? strlen(*val) : 0;
+        return *val != NULL;
     case DP_HASH_IP:
         *val = r->c->peer_ip;
         *vlen = strlen(r->c->peer_ip);
@@ -568,35 +596,6 @@ void dp_proxy_push_body(struct dp_req *r)
 
 static const llhttp_settings_t resp_settings;
 
-/* TLS server name for an https service: the upstream host name without port (none for an IP,
- * as nginx's proxy_ssl_server_name). */
-static void tls_sni(struct dp_req *r, char *out, size_t outlen)
-{
-    const struct dp_service *s = r->svc;
-    const char *name =
-        s->upstream ? (s->upstream->host_header ? s->upstream->host_header : r->addr->target->name)
-                    : s->host;
-    size_t n = strcspn(name, ":");
-    unsigned char tmp[16];
-    char host[256];
-    snprintf(host, sizeof(host), "%.*s", (int)n, name);
-    if (inet_pton(AF_INET, host, tmp) == 1 || strchr(name, ':') != NULL)
-        host[0] = '\0';
-    snprintf(out, outlen, "%s", host);
-}
-
-/* Keep-alive pool key: the address, plus the TLS server name for https services, so plain and
- * TLS connections (or different names) never mix. */
-static const char *pool_key(struct dp_req *r, char *buf, size_t len)
-{
-    if (!r->svc->https)
-        return r->addr->key;
-    char sni[256];
-    tls_sni(r, sni, sizeof(sni));
-    snprintf(buf, len, "%s|tls|%s", r->addr->key, sni);
-    return buf;
-}
-
 static struct dp_upconn *upconn_new(struct dp_req *r, const char *key)
 {
     struct dp_upconn *up = calloc(1, sizeof(*up));
@@ -608,16 +607,6 @@ static struct dp_upconn *upconn_new(struct dp_req *r, const char *key)
     if (!up->bev) {
         free(up);
         return NULL;
-    }
-    if (r->svc->https) {
-        char sni[256];
-        tls_sni(r, sni, sizeof(sni));
-        SSL_CTX *ctx = dp_worker_tls_ctx(up->w);
-        if (!ctx || dp_io_set_tls(up->bev, ctx, sni) != 0) {
-            dp_io_free(up->bev);
-            free(up);
-            return NULL;
-        }
     }
     return up;
 }
@@ -645,6 +634,11 @@ static void fail_try(struct dp_req *r, bool timeout, const char *why)
     if (r->addr) {
         dp_lb_state_report(r->addr->state, false, timeout);
         dp_lb_ctx_failed(&r->lbctx, r->addr);
+        /* passive health: every failed try counts (Kong reports tries before a retry) */
+        if (timeout)
+            dp_health_report_timeout(r->svc->upstream, r->addr, DP_HC_SRC_PASSIVE);
+        else
+            dp_health_report_tcp_failure(r->svc->upstream, r->addr, DP_HC_SRC_PASSIVE);
     }
     bool sent = r->connected && r->req_sent;
     dp_proxy_release(r, false);
@@ -662,6 +656,38 @@ static void fail_try(struct dp_req *r, bool timeout, const char *why)
     dp_conn_respond(c, timeout ? 504 : 502, NULL, NULL);
 }
 
+/* For a service with protocol https: its TLS parameters, the SNI (the upstream Host without
+ * port) and a pool key that tells connections with other TLS parameters apart. */
+static const struct dp_tls_upstream *upstream_tls(struct dp_req *r, char *key, size_t keylen,
+                                                  char *sni, size_t snilen)
+{
+    const struct dp_tls_upstream *tu =
+        r->svc->https && r->cfg ? dp_tls_store_upstream(r->cfg->tls, r->svc->index) : NULL;
+    snprintf(key, keylen, "%s", r->addr->key);
+    sni[0] = '\0';
+    if (!tu)
+        return NULL;
+    char host[300];
+    host_header(r, host, sizeof(host));
+    const char *h = host;
+    size_t n = strlen(host);
+    if (host[0] == '[') {
+        h++;
+        const char *rb = strchr(h, ']');
+        n = rb ? (size_t)(rb - h) : 0;
+    } else {
+        const char *colon = strchr(host, ':');
+        if (colon)
+            n = (size_t)(colon - host);
+    }
+    snprintf(sni, snilen, "%.*s", (int)n, h);
+    uint64_t hsh = tu->hash;
+    for (const char *p = sni; *p; p++)
+        hsh = (hsh ^ (unsigned char)*p) * 0x100000001b3ull;
+    snprintf(key, keylen, "%.56s|t%016llx", r->addr->key, (unsigned long long)hsh);
+    return tu;
+}
+
 static void try_next(struct dp_req *r)
 {
     struct dp_conn *c = r->c;
@@ -669,7 +695,12 @@ static void try_next(struct dp_req *r)
     const struct dp_addr *a = NULL;
     enum gw_err err;
     if (s->upstream) {
-        err = dp_lb_pick(s->upstream->lb, &r->lbctx, &a);
+        err = GW_OK;
+        /* balancer health: available weight must stay above the threshold (Kong) */
+        if (!dp_health_threshold_ok(s->upstream))
+            err = GW_ERR_UNAVAILABLE;
+        if (err == GW_OK)
+            err = dp_lb_pick(s->upstream->lb, &r->lbctx, &a);
         if (err != GW_OK) {
             if (r->tries == 0)
                 dp_conn_respond(c, 503, "failure to get a peer from the ring-balancer", NULL);
@@ -692,8 +723,8 @@ static void try_next(struct dp_req *r)
     atomic_fetch_add_explicit(&a->state->active, 1, memory_order_relaxed);
     r->counted = true;
     r->t_up_start_us = gw_time_mono_us();
-    char keybuf[sizeof(((struct dp_upconn *)0)->key)];
-    const char *key = pool_key(r, keybuf, sizeof(keybuf));
+    char key[sizeof(((struct dp_upconn *)0)->key)], sni[256];
+    const struct dp_tls_upstream *tu = upstream_tls(r, key, sizeof(key), sni, sizeof(sni));
     struct dp_upconn *up = dp_pool_get(c->w->pool, key);
     if (up) {
         attach(r, up);
@@ -704,6 +735,15 @@ static void try_next(struct dp_req *r)
     if (!up) {
         dp_conn_respond(c, 500, NULL, NULL);
         return;
+    }
+    if (tu) {
+        struct dp_tls_io *t = dp_tls_upstream_new(tu, sni, a->key);
+        if (!t) {
+            dp_upconn_free(up);
+            dp_conn_respond(c, 500, NULL, NULL);
+            return;
+        }
+        dp_io_set_tls(up->bev, t);
     }
     attach(r, up);
     up_deadline(r, s->connect_timeout_ms);
@@ -772,6 +812,11 @@ static int r_on_headers_complete(llhttp_t *p)
     uint64_t up_ms = (r->t_up_headers_us - r->t_up_start_us) / 1000;
     uint64_t px_ms = (r->t_up_start_us - r->t_start_us) / 1000;
     dp_metrics_upstream_latency(up_ms);
+    /* passive health: the upstream's own status (504 counts as a timeout, as Kong) */
+    if (status == 504)
+        dp_health_report_timeout(r->svc->upstream, r->addr, DP_HC_SRC_PASSIVE);
+    else
+        dp_health_report_status(r->svc->upstream, r->addr, DP_HC_SRC_PASSIVE, status);
     if (r->svc->upstream && r->svc->upstream->algo == DP_LB_LATENCY)
         dp_lb_state_ewma_update(r->addr->state,
                                 (double)(r->t_up_headers_us - r->t_up_start_us) / 1e6,
@@ -798,6 +843,7 @@ static int r_on_headers_complete(llhttp_t *p)
     if (c->w->draining)
         c->close_after = true;
 
+    dp_req_plugins_header_filter(r);
     struct gw_buf *o = &c->w->scratch; /* flushed to the client after this llhttp run */
     const struct dp_hblock *b = &r->rb;
     size_t reason_len = b->n ? b->h[0].vl : 0;
@@ -825,6 +871,8 @@ static int r_on_headers_complete(llhttp_t *p)
             continue;
         }
         if (k == H_CONTENT_LENGTH && r->framing != DP_FRAME_LENGTH && !(head || status == 304))
+            continue;
+        if (dp_req_plugins_response_edited(r, n, s->nl))
             continue;
         if (k == H_SERVER)
             server = true;
@@ -858,6 +906,7 @@ static int r_on_headers_complete(llhttp_t *p)
         dp_wb_str(o, r->svc->upstream->hash_on_cookie_path);
         DP_WB_LIT(o, "; Same-Site=Lax; HttpOnly\r\n");
     }
+    dp_req_plugins_response_headers(r, o);
     DP_WB_LIT(o, "X-Portico-Upstream-Latency: ");
     dp_wb_u64(o, up_ms);
     DP_WB_LIT(o, "\r\nX-Portico-Proxy-Latency: ");
@@ -887,6 +936,7 @@ static int r_on_body(llhttp_t *p, const char *at, size_t len)
     struct gw_buf *o = &r->c->w->scratch;
     if (r->framing == DP_FRAME_NONE)
         return 0;
+    dp_req_plugins_body(r, at, len, false);
     if (r->framing == DP_FRAME_CHUNKED) {
         char ch[24];
         dp_wb_mem(o, ch, dp_wb_chunk_head(ch, len));
@@ -915,6 +965,7 @@ static int r_on_message_complete(llhttp_t *p)
         return 0; /* llhttp then stops with HPE_PAUSED_UPGRADE */
     if (r->framing == DP_FRAME_CHUNKED)
         DP_WB_LIT(&r->c->w->scratch, "0\r\n\r\n");
+    dp_req_plugins_body(r, NULL, 0, true);
     r->resp_complete = true;
     return HPE_PAUSED;
 }
@@ -971,6 +1022,8 @@ static void up_read_cb(struct dp_io *bev, void *arg)
                up->key, llhttp_errno_name(err));
         evbuffer_drain(in, v.iov_len);
         dp_lb_state_report(r->addr->state, false, false);
+        if (!r->resp_headers_done) /* Kong reports the 502 it answers as the status */
+            dp_health_report_status(r->svc->upstream, r->addr, DP_HC_SRC_PASSIVE, 502);
         if (r->resp_started) {
             dp_conn_close(r->c);
         } else {

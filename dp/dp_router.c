@@ -49,6 +49,8 @@ enum path_kind {
 struct rfields {
     char **methods;
     size_t nmethods;
+    char **snis; /* lowercase; "*.x" and "x.*" wildcards */
+    size_t nsnis;
     struct hostpat *hosts;
     size_t nhosts;
     struct hdrcond *headers;
@@ -189,6 +191,9 @@ static void fields_free(struct rfields *f)
     for (size_t i = 0; i < f->nmethods; i++)
         free(f->methods[i]);
     free(f->methods);
+    for (size_t i = 0; i < f->nsnis; i++)
+        free(f->snis[i]);
+    free(f->snis);
     for (size_t i = 0; i < f->nhosts; i++)
         free(f->hosts[i].h);
     free(f->hosts);
@@ -405,8 +410,18 @@ enum gw_err dp_router_add(struct dp_router *r, const struct dp_route *route,
         }
         f->match_weight++;
     }
-    if (pb->n_snis)
+    if (pb->n_snis) {
+        f->snis = calloc(pb->n_snis, sizeof(*f->snis));
+        if (!f->snis)
+            return GW_ERR_NOMEM;
+        for (size_t i = 0; i < pb->n_snis; i++) {
+            f->snis[i] = dup_lower(pb->snis[i], strlen(pb->snis[i]));
+            if (!f->snis[i])
+                return GW_ERR_NOMEM;
+            f->nsnis++;
+        }
         f->match_weight++;
+    }
     if (pb->n_sources)
         f->match_weight++;
     if (pb->n_destinations)
@@ -587,6 +602,29 @@ static bool host_ok(const struct rfields *f, const struct dp_router_req *req)
     return false;
 }
 
+/* A route with snis matches only TLS requests whose server name is one of them. */
+static bool snis_ok(const struct rfields *f, const struct dp_router_req *req)
+{
+    if (!f->nsnis)
+        return true;
+    if (!req->sni)
+        return false;
+    size_t n = strlen(req->sni);
+    for (size_t i = 0; i < f->nsnis; i++) {
+        const char *p = f->snis[i];
+        size_t pl = strlen(p);
+        if (pl == n && strncasecmp(p, req->sni, n) == 0)
+            return true;
+        if (pl > 2 && p[0] == '*' && p[1] == '.' && n > pl - 1 &&
+            strncasecmp(req->sni + n - (pl - 1), p + 1, pl - 1) == 0)
+            return true;
+        if (pl > 2 && p[pl - 1] == '*' && p[pl - 2] == '.' && n > pl - 1 &&
+            strncasecmp(req->sni, p, pl - 1) == 0)
+            return true;
+    }
+    return false;
+}
+
 static bool headers_ok(const struct rfields *f, const struct dp_router_req *req)
 {
     for (size_t i = 0; i < f->nheaders; i++) {
@@ -629,7 +667,8 @@ static bool methods_ok(const struct rfields *f, const struct dp_router_req *req)
 
 static bool fields_ok(const struct matcher *m, const struct dp_router_req *req)
 {
-    return methods_ok(m->f, req) && host_ok(m->f, req) && headers_ok(m->f, req);
+    return methods_ok(m->f, req) && host_ok(m->f, req) && snis_ok(m->f, req) &&
+           headers_ok(m->f, req);
 }
 
 static bool regex_ok(const struct matcher *m, const struct dp_router_req *req, pcre2_match_data *md)

@@ -40,6 +40,7 @@ struct dp_router_req {
     size_t path_len;
     const struct dp_hdr *headers;
     size_t nheaders;
+    const char *sni; /* server name of a TLS connection (any case), NULL = none */
 };
 
 struct dp_router_match {

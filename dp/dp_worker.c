@@ -13,6 +13,7 @@
 #include "dp_http.h"
 #include "dp_io.h"
 #include "gw_log.h"
+#include "tls/dp_tls_server.h"
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
                       void *arg)
@@ -20,10 +21,13 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     struct dp_worker *w = arg;
     (void)len;
     int port = 0;
+    bool tls = false;
     for (size_t i = 0; i < w->nls; i++)
-        if (w->ls[i] == l)
+        if (w->ls[i] == l) {
             port = w->ls_port[i];
-    dp_conn_accept(w, fd, sa, port);
+            tls = w->ls_ssl[i];
+        }
+    dp_conn_accept(w, fd, sa, port, tls);
 }
 
 static void accept_error_cb(struct evconnlistener *l, void *arg)
@@ -70,20 +74,6 @@ void dp_worker_conn_gone(struct dp_worker *w)
 {
     if (w->draining && w->nconns == 0)
         event_base_loopbreak(w->base);
-}
-
-SSL_CTX *dp_worker_tls_ctx(struct dp_worker *w)
-{
-    if (!w->tls) {
-        w->tls = SSL_CTX_new(TLS_client_method());
-        if (w->tls) {
-            SSL_CTX_set_verify(w->tls, SSL_VERIFY_NONE, NULL);
-            SSL_CTX_set_min_proto_version(w->tls, TLS1_2_VERSION);
-        } else {
-            GW_LOG(GW_LOG_ERROR, "cannot create the upstream TLS context worker=%d", w->id);
-        }
-    }
-    return w->tls;
 }
 
 uint64_t dp_worker_now_ms(struct dp_worker *w)
@@ -185,7 +175,7 @@ struct dp_worker *dp_worker_create(int id, const struct dp_settings *set,
         return NULL;
     }
     for (size_t i = 0; i < nls; i++) {
-        if (ls[i].ssl)
+        if (ls[i].ssl && !dp_tls_server_ready())
             continue;
         struct evutil_addrinfo hints = {0}, *res = NULL;
         hints.ai_family = AF_UNSPEC;
@@ -215,6 +205,7 @@ struct dp_worker *dp_worker_create(int id, const struct dp_settings *set,
         evconnlistener_set_error_cb(l, accept_error_cb);
         w->ls[w->nls] = l;
         w->ls_port[w->nls] = ls[i].port;
+        w->ls_ssl[w->nls] = ls[i].ssl;
         w->nls++;
     }
     return w;
@@ -268,8 +259,6 @@ void dp_worker_destroy(struct dp_worker *w)
     if (w->tick_ev)
         event_free(w->tick_ev);
     dp_io_loop_destroy(w->io);
-    if (w->tls)
-        SSL_CTX_free(w->tls);
     if (w->md)
         pcre2_match_data_free(w->md);
     dp_config_unref(w->cfg);

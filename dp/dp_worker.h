@@ -7,7 +7,6 @@
 
 #include <event2/event.h>
 #include <event2/listener.h>
-#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,6 +29,7 @@ struct dp_worker {
     struct event_base *base;
     struct evconnlistener *ls[GW_LISTEN_MAX];
     int ls_port[GW_LISTEN_MAX];
+    bool ls_ssl[GW_LISTEN_MAX]; /* TLS listener (dp/tls/dp_tls_server.h) */
     size_t nls;
     const struct dp_settings *set; /* borrowed from main */
     struct dp_config *cfg;         /* referenced; refreshed when the generation changes */
@@ -44,14 +44,14 @@ struct dp_worker {
     struct gw_buf scratch;    /* response heads are built here (worker thread only) */
     struct dp_req *free_reqs; /* finished requests kept for reuse */
     struct dp_io_loop *io;    /* batched socket writes */
-    SSL_CTX *tls;             /* client context for https services, created on first use */
     size_t nfree_reqs;
     bool draining;
     struct event *tick_ev; /* 100 ms: timeouts of connections and pooled connections */
     unsigned ticks;
 };
 
-/* Creates worker id with its loop and listeners bound on every non-ssl address of ls (borrowed).
+/* Creates worker id with its loop and listeners bound on every address of ls (borrowed; ssl
+ * addresses only once dp_tls_server_init succeeded).
  * set is borrowed and must outlive the worker. Returns owned (free with dp_worker_destroy) or
  * NULL with a message in err. Main thread. */
 struct dp_worker *dp_worker_create(int id, const struct dp_settings *set,
@@ -74,10 +74,6 @@ struct dp_config *dp_worker_config(struct dp_worker *w);
 
 /* Writes a new request id (32 hex characters + NUL) into out. Worker thread. */
 void dp_worker_request_id(struct dp_worker *w, char out[33]);
-
-/* The worker's TLS client context (no certificate verification, as Kong's default
- * tls_verify), created on first use; borrowed. NULL when OpenSSL fails. Worker thread. */
-SSL_CTX *dp_worker_tls_ctx(struct dp_worker *w);
 
 /* Monotonic milliseconds, cached per loop iteration. Worker thread. */
 uint64_t dp_worker_now_ms(struct dp_worker *w);

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster/dp_cluster_client.h"
+#include "cluster/dp_cluster_nodeid.h"
 #include "config/dp_config_apply.h"
 #include "dp_conf.h"
 #include "dp_dns.h"
@@ -19,9 +21,15 @@
 #include "dp_settings.h"
 #include "dp_status.h"
 #include "dp_worker.h"
+#include "plugins/dp_plugin_env.h"
 #include "gw_listen.h"
 #include "gw_cli.h"
 #include "gw_log.h"
+#include "tls/dp_tls_server.h"
+#include "health/dp_health_checker.h"
+#include "health/dp_health_cluster.h"
+#include "health/dp_health_pb.h"
+#include "health/dp_health_http.h"
 
 static void usage(FILE *out)
 {
@@ -80,6 +88,20 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(m->base);
 }
 
+/* Applies a snapshot from the cluster client (arg: the size_t cluster_max_payload). Runs on the
+ * cluster client's apply thread. */
+static enum gw_err apply_snapshot(void *arg, const Portico__V1__Snapshot *snap,
+                                  dp_config_error_fn on_error, void *err_arg)
+{
+    return dp_config_apply_snapshot(snap, *(const size_t *)arg, on_error, err_arg);
+}
+
+/* Wakes the cluster client so a health report goes out now (dp/health). */
+static void kick_cluster(void *arg)
+{
+    dp_cluster_client_kick(arg);
+}
+
 static int nworkers(const struct gw_conf *conf)
 {
     long long n = gw_conf_int(conf, "worker_threads");
@@ -99,8 +121,11 @@ static int run(struct gw_conf *conf)
     size_t nproxy = 0, nstatus = 0;
     char err[512] = "";
     struct dp_worker **workers = NULL;
+    struct dp_cluster_client *cluster = NULL;
+    struct dp_health_sync health_sync = {0};
     int nw = 0;
     struct dp_status *st = NULL;
+    struct dp_health_checker *checker = NULL;
     struct event *sigs[5] = {0};
     struct event *dns_ev = NULL;
     m.dns_fd = -1;
@@ -119,11 +144,16 @@ static int run(struct gw_conf *conf)
         GW_LOG(GW_LOG_CRIT, "configuration error: %s", err);
         return 2;
     }
+    /* TLS: options before any config is built (certificate contexts use them), the server
+     * context with the default certificate when an ssl listener exists. */
+    bool any_ssl = false;
     for (size_t i = 0; i < nproxy; i++)
-        if (proxy[i].ssl)
-            GW_LOG(GW_LOG_NOTICE,
-                   "proxy_listen: TLS listener not served yet, skipped address=%s:%d",
-                   proxy[i].host, proxy[i].port);
+        any_ssl = any_ssl || proxy[i].ssl;
+    if (dp_tls_server_options(conf, err, sizeof(err)) != GW_OK ||
+        (any_ssl && dp_tls_server_init(conf, prefix, err, sizeof(err)) != GW_OK)) {
+        GW_LOG(GW_LOG_CRIT, "configuration error: %s", err);
+        return 2;
+    }
     m.base = event_base_new();
     if (!m.base) {
         GW_LOG(GW_LOG_CRIT, "cannot create event loop");
@@ -137,6 +167,10 @@ static int run(struct gw_conf *conf)
         }
     }
 
+    if (dp_plugin_env_global_init(gw_conf_size(conf, "proxy_cache_memory_size")) != GW_OK) {
+        GW_LOG(GW_LOG_CRIT, "cannot create the plugin stores");
+        goto out;
+    }
     m.max_payload = gw_conf_size(conf, "cluster_max_payload");
     m.dns_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     dns_ev = m.dns_fd == -1 ? NULL
@@ -176,9 +210,27 @@ static int run(struct gw_conf *conf)
         }
     }
 
-    /* ---- cluster client: the cluster helper starts it here ----
-     * dp_cluster_client_start(conf, ...) connects to cluster_control_plane and calls
-     * dp_config_apply_snapshot() for every snapshot received. */
+    /* health checks: node id for /upstreams/{u}/health, active checker thread */
+    char node_id[GW_UUID_STRLEN + 1];
+    if (dp_cluster_node_id(prefix, node_id) != GW_OK)
+        goto out;
+    dp_health_set_node_id(node_id);
+    if (dp_health_checker_start(&checker) != GW_OK) {
+        GW_LOG(GW_LOG_CRIT, "cannot start the health checker");
+        goto out;
+    }
+
+    /* the cluster client connects to cluster_control_plane and applies every snapshot; health
+     * reports go out on accept, on change (the checker kicks) and with heartbeats */
+    struct dp_cluster_ext ext = {.arg = &health_sync,
+                                 .connected = dp_health_ext_connected,
+                                 .message = dp_health_ext_message,
+                                 .poll = dp_health_ext_poll};
+    if (dp_cluster_client_start_ext(conf, apply_snapshot, &m.max_payload, dp_config_current, &ext,
+                                    &cluster) != GW_OK)
+        goto out;
+    if (cluster)
+        dp_health_checker_set_kick(checker, kick_cluster, cluster);
 
     GW_LOG(GW_LOG_NOTICE, "data plane started version=%s workers=%d", PORTICO_VERSION, nw);
     event_base_dispatch(m.base);
@@ -195,9 +247,10 @@ static int run(struct gw_conf *conf)
     signal(SIGHUP, SIG_IGN);
     signal(SIGUSR1, SIG_IGN);
 
-    /* ---- cluster client: dp_cluster_client_stop() goes here, before the workers stop ---- */
-
 out:
+    /* the cluster client stops before the workers (the checker stops kicking it first) */
+    dp_health_checker_set_kick(checker, NULL, NULL);
+    dp_cluster_client_stop(cluster);
     if (workers) {
         for (int i = 0; i < nw; i++)
             if (workers[i] && workers[i]->started)
@@ -206,6 +259,7 @@ out:
             dp_worker_destroy(workers[i]);
         free(workers);
     }
+    dp_health_checker_stop(checker);
     dp_status_destroy(st);
     dp_dns_stop();
     if (dns_ev)
@@ -217,7 +271,9 @@ out:
             event_free(sigs[i]);
     event_base_free(m.base);
     dp_config_shutdown();
+    dp_tls_server_shutdown();
     dp_config_apply_cleanup();
+    dp_plugin_env_global_cleanup();
     dp_metrics_shutdown();
     libevent_global_shutdown();
     GW_LOG(GW_LOG_NOTICE, "data plane stopped");

@@ -223,6 +223,29 @@ void cp_admin_body_finish(json_t *obj)
     }
 }
 
+/* Sets value (borrowed) at the structured key; a key that cannot build structure (too deep,
+ * malformed, crossing a scalar) is kept as one literal field name, so schema validation reports
+ * it as an unknown field instead of the value vanishing silently. GW_ERR_INVALID when the key
+ * is not UTF-8 or the literal name is taken too. */
+static enum gw_err set_or_literal(json_t *obj, const char *key, json_t *value)
+{
+    enum gw_err e = cp_admin_body_set(obj, key, json_incref(value));
+    if (e != GW_ERR_INVALID)
+        return e;
+    if (!utf8_ok(key) || json_object_get(obj, key))
+        return GW_ERR_INVALID;
+    return json_object_set(obj, key, value) == 0 ? GW_OK : GW_ERR_NOMEM;
+}
+
+/* true when s[0..len) holds the escape "%00" */
+static bool has_nul_escape(const char *s, size_t len)
+{
+    for (size_t i = 0; i + 2 < len; i++)
+        if (s[i] == '%' && s[i + 1] == '0' && s[i + 2] == '0')
+            return true;
+    return false;
+}
+
 enum gw_err cp_admin_body_form(const char *text, size_t len, json_t **out)
 {
     json_t *obj = json_object();
@@ -238,6 +261,11 @@ enum gw_err cp_admin_body_form(const char *text, size_t len, json_t **out)
             size_t klen = eq ? (size_t)(eq - (text + i)) : end - i;
             const char *vstart = eq ? eq + 1 : text + end;
             size_t vlen = eq ? (size_t)(text + end - vstart) : 0;
+            /* a NUL byte, raw or escaped, would truncate the text silently: refused */
+            if (memchr(text + i, '\0', end - i) || has_nul_escape(text + i, end - i)) {
+                json_decref(obj);
+                return GW_ERR_INVALID;
+            }
             char *k = cp_admin_unescape(text + i, klen, true);
             char *v = cp_admin_unescape(vstart, vlen, true);
             if (!k)
@@ -257,10 +285,10 @@ enum gw_err cp_admin_body_form(const char *text, size_t len, json_t **out)
                 json_decref(obj);
                 return GW_ERR_INVALID;
             }
-            enum gw_err se = k[0] ? cp_admin_body_set(obj, k, json_incref(jv)) : GW_OK;
+            enum gw_err se = k[0] ? set_or_literal(obj, k, jv) : GW_OK;
             json_decref(jv);
             jv = NULL;
-            if (se == GW_ERR_NOMEM || (se == GW_ERR_INVALID && !utf8_ok(k))) {
+            if (se != GW_OK) {
                 free(k);
                 free(v);
                 json_decref(obj);
@@ -337,6 +365,8 @@ enum gw_err cp_admin_body_multipart(const char *boundary, const char *body, size
         const char *hend = memmem_s(p, (size_t)(end - p), "\r\n\r\n", 4);
         if (!hend)
             goto fail;
+        if (memchr(p, '\0', (size_t)(hend - p))) /* a NUL would cut the part's name short */
+            goto fail;
         char *name = NULL;
         const char *h = p;
         while (h < hend) {
@@ -361,8 +391,9 @@ enum gw_err cp_admin_body_multipart(const char *boundary, const char *body, size
                 free(name);
                 goto fail;
             }
-            enum gw_err se = cp_admin_body_set(obj, name, v);
-            if (se == GW_ERR_NOMEM) {
+            enum gw_err se = set_or_literal(obj, name, v);
+            json_decref(v);
+            if (se != GW_OK) {
                 free(name);
                 e = se;
                 goto fail;

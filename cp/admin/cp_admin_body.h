@@ -30,11 +30,13 @@ enum gw_err cp_admin_body_decode(const char *content_type, const char *body, siz
                                  json_t **out, enum cp_admin_body_type *type);
 
 /* Decodes an application/x-www-form-urlencoded text into *out (owned object). A bad
- * percent-escape keeps the raw text. GW_ERR_INVALID when a value is not UTF-8, GW_ERR_NOMEM. */
+ * percent-escape keeps the raw text. GW_ERR_INVALID when a value is not UTF-8 or the text
+ * holds a NUL byte (raw or "%00"), GW_ERR_NOMEM. */
 enum gw_err cp_admin_body_form(const char *text, size_t len, json_t **out);
 
 /* Decodes a multipart/form-data body with the given boundary into *out (owned object).
- * GW_ERR_INVALID for a malformed body or a value that is not UTF-8. */
+ * GW_ERR_INVALID for a malformed body, a value that is not UTF-8 or part headers holding a
+ * NUL byte. A NUL byte inside a value is kept (schema validation refuses it). */
 enum gw_err cp_admin_body_multipart(const char *boundary, const char *body, size_t len,
                                     json_t **out);
 

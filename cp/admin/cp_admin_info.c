@@ -64,6 +64,19 @@ static void status(struct cp_admin_req *r)
         (json_int_t)a->nconns, "connections_reading", 0, "connections_writing", 1,
         "connections_waiting", (json_int_t)(a->nconns > 0 ? a->nconns - 1 : 0), "database",
         "reachable", reachable, "memory", "workers_lua_vms", "lua_shared_dicts");
+    /* Portico: the configuration revision every change bumps (Portico Manager's overview). */
+    PGresult *res = NULL;
+    json_t *rev = json_null();
+    if (reachable && cp_store_query(a->store, "SELECT revision FROM config_revision", 0, NULL, &res,
+                                    NULL) == GW_OK) {
+        if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+            rev = json_integer((json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10));
+        PQclear(res);
+    }
+    if (body)
+        json_object_set_new(body, "config_revision", rev);
+    else
+        json_decref(rev);
     cp_admin_reply_json(r, 200, body);
 }
 

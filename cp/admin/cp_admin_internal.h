@@ -19,6 +19,8 @@
 
 #define CP_ADMIN_MAX_LISTENERS 16
 
+struct cp_gui_cors;
+
 struct cp_admin {
     struct event_base *base;
     const struct gw_conf *conf;
@@ -28,7 +30,8 @@ struct cp_admin {
     void *ssl_ctx; /* SSL_CTX * */
     char node_id[GW_UUID_STRLEN + 1];
     char hostname[256];
-    const char *token; /* "" = no authentication */
+    const char *token;        /* "" = no authentication */
+    struct cp_gui_cors *cors; /* CORS for Portico Manager (cp/gui/cp_gui_cors.h), owned */
     uint64_t total_requests;
     uint64_t connections_accepted;
     struct evhttp_connection **conns; /* connections that sent a request and are open */

@@ -26,6 +26,7 @@
 #include "gw_listen.h"
 #include "gw_log.h"
 #include "gw_schema.h"
+#include "gui/cp_gui_cors.h"
 #include "gw_time.h"
 #include "store/cp_migrations.h"
 
@@ -64,7 +65,7 @@ static void send_reply(struct cp_admin_req *r, int status, const char *body, siz
     if (body) {
         evhttp_add_header(h, "Content-Type", "application/json; charset=utf-8");
     }
-    evhttp_add_header(h, "Access-Control-Allow-Origin", "*");
+    cp_gui_cors_apply(r->admin->cors, r->ev);
     evhttp_add_header(h, "Server", "portico/" PORTICO_VERSION);
     struct evbuffer *b = NULL;
     if (body) {
@@ -516,6 +517,54 @@ static void track_connection(struct cp_admin *a, struct evhttp_request *ev)
     evhttp_connection_set_closecb(evcon, on_conn_close, a);
 }
 
+/* OPTIONS: Kong's preflight answer with the methods the path accepts, in Kong's (alphabetical)
+ * order; 404 for an unknown path. */
+static void preflight(struct cp_admin_req *r, const char *uri)
+{
+    static const struct {
+        const char *name;
+        int method; /* -1: implied (HEAD with GET, OPTIONS always) */
+    } order[] = {
+        {"DELETE", CP_ADMIN_DELETE}, {"GET", CP_ADMIN_GET},   {"HEAD", -1},         {"OPTIONS", -1},
+        {"PATCH", CP_ADMIN_PATCH},   {"POST", CP_ADMIN_POST}, {"PUT", CP_ADMIN_PUT}};
+    struct cp_admin *a = r->admin;
+    struct evhttp_uri *u = evhttp_uri_parse_with_flags(uri, EVHTTP_URI_NONCONFORMANT);
+    const char *path = u ? evhttp_uri_get_path(u) : NULL;
+    unsigned ok = 0;
+    for (int m = 0; path && *path && m < CP_ADMIN_METHOD_COUNT_; m++) {
+        struct cp_admin_match match = {0};
+        enum gw_err e = a->next
+                            ? cp_admin_route_match_table(a->ext_routes, a->next, m, path, &match)
+                            : GW_ERR_NOTFOUND;
+        cp_admin_match_cleanup(&match);
+        if (e != GW_OK) {
+            e = cp_admin_route_match(m, path, &match);
+            cp_admin_match_cleanup(&match);
+        }
+        if (e == GW_OK)
+            ok |= CP_ADMIN_M(m);
+    }
+    if (u)
+        evhttp_uri_free(u);
+    if (!ok) {
+        cp_admin_reply_message(r, 404, "Not found");
+        return;
+    }
+    char methods[96] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        bool on = order[i].method >= 0                 ? (ok & CP_ADMIN_M(order[i].method)) != 0
+                  : strcmp(order[i].name, "HEAD") == 0 ? (ok & CP_ADMIN_M(CP_ADMIN_GET)) != 0
+                                                       : true;
+        if (on)
+            len += (size_t)snprintf(methods + len, sizeof(methods) - len, "%s%s", len ? ", " : "",
+                                    order[i].name);
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Server",
+                      "portico/" PORTICO_VERSION);
+    cp_gui_cors_preflight(a->cors, r->ev, methods);
+}
+
 static void on_request(struct evhttp_request *ev, void *arg)
 {
     struct cp_admin *a = arg;
@@ -529,6 +578,12 @@ static void on_request(struct evhttp_request *ev, void *arg)
         cp_admin_reply_message(&r, 414, "URI too long");
         return;
     }
+    /* CORS preflights are answered before authentication: browsers never send credentials on
+     * them (cp/gui/cp_gui_cors.h). */
+    if (evhttp_request_get_command(ev) == EVHTTP_REQ_OPTIONS) {
+        preflight(&r, uri);
+        return;
+    }
     if (!token_ok(a, ev)) {
         evhttp_add_header(evhttp_request_get_output_headers(ev), "WWW-Authenticate",
                           "Bearer realm=\"portico\"");
@@ -536,14 +591,6 @@ static void on_request(struct evhttp_request *ev, void *arg)
         return;
     }
     const char *mname = cmd_name(evhttp_request_get_command(ev));
-    if (strcmp(mname, "OPTIONS") == 0) {
-        struct evkeyvalq *h = evhttp_request_get_output_headers(ev);
-        evhttp_add_header(h, "Allow", "GET, HEAD, PUT, PATCH, POST, DELETE");
-        evhttp_add_header(h, "Access-Control-Allow-Methods", "GET, HEAD, PUT, PATCH, POST, DELETE");
-        evhttp_add_header(h, "Access-Control-Allow-Headers", "Content-Type, Authorization");
-        cp_admin_reply_empty(&r, 204);
-        return;
-    }
     if (cp_admin_method_parse(mname, &r.method) != GW_OK) {
         cp_admin_reply_message(&r, 405, "Method not allowed");
         return;
@@ -720,10 +767,15 @@ enum gw_err cp_admin_start(struct event_base *base, const struct gw_conf *conf,
     a->store = store;
     a->token = gw_conf_str(conf, "admin_token");
     a->started_ms = gw_time_unix_ms();
+    enum gw_err e = GW_OK;
+    a->cors = cp_gui_cors_create(conf);
+    if (!a->cors) {
+        e = GW_ERR_INVALID;
+        goto fail;
+    }
     if (gethostname(a->hostname, sizeof(a->hostname) - 1) != 0)
         snprintf(a->hostname, sizeof(a->hostname), "localhost");
     load_node_id(a);
-    enum gw_err e = GW_OK;
     for (size_t i = 0; i < nls; i++) {
         struct evhttp **hp = ls[i].ssl ? &a->http_ssl : &a->http_plain;
         if (ls[i].ssl && !a->ssl_ctx && (e = load_ssl(a)) != GW_OK)
@@ -761,5 +813,6 @@ void cp_admin_stop(struct cp_admin *a)
     for (size_t i = 0; i < a->next; i++)
         free((char *)a->ext_routes[i].pattern);
     free(a->conns);
+    cp_gui_cors_destroy(a->cors);
     free(a);
 }

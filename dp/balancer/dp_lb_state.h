@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "health/dp_health_counter.h"
+
 struct dp_upstream_state {
     atomic_uint_fast64_t rr_pos; /* next wheel position (shared by every worker) */
     atomic_uint_fast64_t lc_pos; /* tie breaker for least-connections and latency */
@@ -23,6 +25,9 @@ struct dp_addr_state {
     pthread_mutex_t lock; /* guards ewma and ewma_at_us */
     double ewma;          /* seconds */
     uint64_t ewma_at_us;  /* monotonic time of the last update; 0 = never */
+
+    /* health checker counters and state (dp/health), guarded by lock */
+    struct dp_hc_counters hc;
 };
 
 /* Returns the upstream state for key (borrowed string), creating it; owned reference, release

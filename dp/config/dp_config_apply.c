@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dp_config_validate.h"
 #include "gw_log.h"
 #include "gw_snapshot.h"
 #include "gw_time.h"
@@ -50,6 +51,7 @@ void dp_config_apply_cleanup(void)
     free(last_snap);
     last_snap = NULL;
     last_len = 0;
+    dp_config_validate_cleanup();
 }
 
 static enum gw_err apply(const Portico__V1__Snapshot *snap, size_t max_size,
@@ -64,6 +66,15 @@ static enum gw_err apply(const Portico__V1__Snapshot *snap, size_t max_size,
                (long long)snap->revision, err);
         if (on_error)
             on_error(arg, "@snapshot", "", "@entity", err);
+        return e;
+    }
+    e = dp_config_validate(pb, on_error, arg);
+    if (e != GW_OK) {
+        portico__v1__config__free_unpacked(pb, NULL);
+        GW_LOG(GW_LOG_ERROR,
+               "config rejected by validation, keeping the running one "
+               "revision=%lld error=%s",
+               (long long)snap->revision, gw_err_str(e));
         return e;
     }
     struct dp_config *cfg = NULL;

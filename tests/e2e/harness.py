@@ -110,6 +110,10 @@ class Proc:
         self.log = open(self.log_path, "wb")
         full_env = dict(os.environ)
         full_env.update(env or {})
+        # Tests never use default ports: a control plane gets Portico Manager (default
+        # 127.0.0.1:8002) only when the test asks for it with PORTICO_ADMIN_GUI_LISTEN.
+        if argv and argv[0] == CP_BIN:
+            full_env.setdefault("PORTICO_ADMIN_GUI_LISTEN", "off")
         self.p = subprocess.Popen(argv, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
                                   cwd=cwd, stdin=subprocess.DEVNULL)
 
@@ -607,7 +611,7 @@ class DataPlane:
                "PORTICO_PROXY_LISTEN": "127.0.0.1:%d" % self.proxy_port,
                "PORTICO_STATUS_LISTEN": "127.0.0.1:%d" % self.status_port,
                "PORTICO_WORKER_THREADS": str(workers),
-               "PORTICO_CLUSTER_CONTROL_PLANE": "127.0.0.1:%d" % free_port()}
+               "PORTICO_CLUSTER_CONTROL_PLANE": "off"}
         env.update(extra_env or {})
         self.proc = Proc([DP_BIN], env=env, name="dp")
         wait_port(self.proxy_port)

@@ -110,9 +110,14 @@ class LimitsTest(unittest.TestCase):
         self.assertEqual(r.status, 415)
         r = self.cp.admin("POST", "/services", body=b"host=x.test")  # no content type
         self.assertEqual(r.status, 415)
+        # Kong's preflight answer: the methods of that path, alphabetical (23-cors_spec.lua).
         r = self.cp.admin("OPTIONS", "/services")
         self.assertEqual(r.status, 204)
-        self.assertIn("PATCH", r.header("Access-Control-Allow-Methods"))
+        self.assertEqual(r.header("Access-Control-Allow-Methods"), "GET, HEAD, OPTIONS, POST")
+        self.assertEqual(r.header("Allow"), "GET, HEAD, OPTIONS, POST")
+        r = self.cp.admin("OPTIONS", "/services/x")
+        self.assertEqual(r.header("Allow"), "DELETE, GET, HEAD, OPTIONS, PATCH, PUT")
+        self.assertEqual(r.header("Access-Control-Allow-Headers"), "Content-Type")
         r = self.cp.admin("GET", "/services")
         self.assertTrue(r.header("Content-Type").startswith("application/json"))
 
