@@ -48,6 +48,36 @@ bool dp_lb_usable(const struct dp_lb_ctx *ctx, const struct dp_addr *addr, bool 
     return true;
 }
 
+enum gw_err dp_lb_pick_lowest(const struct dp_upstream *up, struct dp_lb_ctx *ctx,
+                              dp_lb_score_fn score, void *arg, const struct dp_addr **out)
+{
+    size_t n = up->naddrs;
+    if (!n)
+        return GW_ERR_UNAVAILABLE;
+    uint64_t start = atomic_fetch_add_explicit(&up->state->lc_pos, 1, memory_order_relaxed);
+    for (int pass = 0; pass < 2; pass++) {
+        const struct dp_addr *best = NULL;
+        double best_score = 0;
+        for (size_t k = 0; k < n; k++) {
+            const struct dp_addr *a = up->addrs[(start + k) % n];
+            if (!dp_lb_usable(ctx, a, pass == 1))
+                continue;
+            double sc = score(a, arg);
+            if (!best || sc < best_score) {
+                best = a;
+                best_score = sc;
+            }
+        }
+        if (best) {
+            *out = best;
+            return GW_OK;
+        }
+        if (!ctx->ntried)
+            break;
+    }
+    return GW_ERR_UNAVAILABLE;
+}
+
 enum gw_err dp_lb_pick_plain(struct dp_addr *addrs, size_t naddrs, struct dp_upstream_state *state,
                              struct dp_lb_ctx *ctx, const struct dp_addr **out)
 {

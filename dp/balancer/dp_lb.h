@@ -61,6 +61,15 @@ void dp_lb_ctx_failed(struct dp_lb_ctx *ctx, const struct dp_addr *addr);
  * every available address was tried, tried ones count again (Kong resets the exclusion). */
 bool dp_lb_usable(const struct dp_lb_ctx *ctx, const struct dp_addr *addr, bool ignore_tried);
 
+/* Scores an address for dp_lb_pick_lowest (lower is better). */
+typedef double (*dp_lb_score_fn)(const struct dp_addr *addr, void *arg);
+
+/* Picks the usable address of up with the lowest score, starting at a position that rotates
+ * with every call so ties spread; when every usable address was already tried for this request,
+ * tried ones count again. Used by least-connections and latency. Worker threads. */
+enum gw_err dp_lb_pick_lowest(const struct dp_upstream *up, struct dp_lb_ctx *ctx,
+                              dp_lb_score_fn score, void *arg, const struct dp_addr **out);
+
 /* Round-robin over a plain service's resolved addresses (no upstream). */
 enum gw_err dp_lb_pick_plain(struct dp_addr *addrs, size_t naddrs, struct dp_upstream_state *state,
                              struct dp_lb_ctx *ctx, const struct dp_addr **out);

@@ -11,6 +11,14 @@ struct lb_latency {
     struct dp_lb base;
 };
 
+/* EWMA / weight; an address without samples scores the average of the others (slow start). */
+static double lat_score(const struct dp_addr *a, void *arg)
+{
+    bool known;
+    double e = dp_lb_state_ewma(a->state, &known);
+    return (known ? e : *(const double *)arg) / (double)a->weight;
+}
+
 static enum gw_err lat_pick(struct dp_lb *lb, struct dp_lb_ctx *ctx, const struct dp_addr **out)
 {
     const struct dp_upstream *up = lb->up;
@@ -28,30 +36,7 @@ static enum gw_err lat_pick(struct dp_lb *lb, struct dp_lb_ctx *ctx, const struc
         }
     }
     double avg = nknown ? sum / (double)nknown : 0.0;
-    uint64_t start = atomic_fetch_add_explicit(&up->state->lc_pos, 1, memory_order_relaxed);
-    for (int pass = 0; pass < 2; pass++) {
-        const struct dp_addr *best = NULL;
-        double best_score = 0;
-        for (size_t k = 0; k < n; k++) {
-            const struct dp_addr *a = up->addrs[(start + k) % n];
-            if (!dp_lb_usable(ctx, a, pass == 1))
-                continue;
-            bool known;
-            double e = dp_lb_state_ewma(a->state, &known);
-            double score = (known ? e : avg) / (double)a->weight;
-            if (!best || score < best_score) {
-                best = a;
-                best_score = score;
-            }
-        }
-        if (best) {
-            *out = best;
-            return GW_OK;
-        }
-        if (!ctx->ntried)
-            break;
-    }
-    return GW_ERR_UNAVAILABLE;
+    return dp_lb_pick_lowest(up, ctx, lat_score, &avg, out);
 }
 
 static void lat_destroy(struct dp_lb *lb)

@@ -11,36 +11,16 @@ struct lb_lc {
     struct dp_lb base;
 };
 
+static double lc_score(const struct dp_addr *a, void *arg)
+{
+    (void)arg;
+    return (double)(atomic_load_explicit(&a->state->active, memory_order_relaxed) + 1) /
+           (double)a->weight;
+}
+
 static enum gw_err lc_pick(struct dp_lb *lb, struct dp_lb_ctx *ctx, const struct dp_addr **out)
 {
-    const struct dp_upstream *up = lb->up;
-    size_t n = up->naddrs;
-    if (!n)
-        return GW_ERR_UNAVAILABLE;
-    uint64_t start = atomic_fetch_add_explicit(&up->state->lc_pos, 1, memory_order_relaxed);
-    for (int pass = 0; pass < 2; pass++) {
-        const struct dp_addr *best = NULL;
-        double best_score = 0;
-        for (size_t k = 0; k < n; k++) {
-            const struct dp_addr *a = up->addrs[(start + k) % n];
-            if (!dp_lb_usable(ctx, a, pass == 1))
-                continue;
-            double score =
-                (double)(atomic_load_explicit(&a->state->active, memory_order_relaxed) + 1) /
-                (double)a->weight;
-            if (!best || score < best_score) {
-                best = a;
-                best_score = score;
-            }
-        }
-        if (best) {
-            *out = best;
-            return GW_OK;
-        }
-        if (!ctx->ntried)
-            break;
-    }
-    return GW_ERR_UNAVAILABLE;
+    return dp_lb_pick_lowest(lb->up, ctx, lc_score, NULL, out);
 }
 
 static void lc_destroy(struct dp_lb *lb)
