@@ -684,15 +684,10 @@ void dp_conn_request_done(struct dp_conn *c)
 }
 
 /* Splits the Host header into a lowercase host without port. */
-static void request_host(struct dp_req *r)
+/* Sets r->host to the host part of v (an authority: host, host:port or [v6]:port), lower-cased
+ * into r->hostbuf and truncated to its size. */
+static void set_host(struct dp_req *r, const char *v, size_t n)
 {
-    int h = dp_hblock_find(&r->hb, "host", 4, 0);
-    r->host_len = 0;
-    r->host = r->hostbuf;
-    if (h < 0)
-        return;
-    const char *v = r->hb.buf + r->hb.h[h].vo;
-    size_t n = r->hb.h[h].vl;
     if (n && v[0] == '[') {
         const char *rb = memchr(v, ']', n);
         if (rb)
@@ -707,7 +702,18 @@ static void request_host(struct dp_req *r)
     for (size_t i = 0; i < n; i++)
         r->hostbuf[i] = (char)tolower((unsigned char)v[i]);
     r->hostbuf[n] = '\0';
+    r->host = r->hostbuf;
     r->host_len = n;
+}
+
+static void request_host(struct dp_req *r)
+{
+    int h = dp_hblock_find(&r->hb, "host", 4, 0);
+    r->host_len = 0;
+    r->host = r->hostbuf;
+    if (h < 0)
+        return;
+    set_host(r, r->hb.buf + r->hb.h[h].vo, r->hb.h[h].vl);
 }
 
 /* The end of dispatch: plugins (access phase), then proxying. */
@@ -786,22 +792,7 @@ static void dispatch(struct dp_conn *c)
             alen -= (size_t)(at + 1 - authority);
             authority = at + 1;
         }
-        size_t n = alen;
-        if (n && authority[0] == '[') {
-            const char *rb = memchr(authority, ']', n);
-            if (rb)
-                n = (size_t)(rb - authority) + 1;
-        } else {
-            const char *colon = memchr(authority, ':', n);
-            if (colon)
-                n = (size_t)(colon - authority);
-        }
-        if (n >= sizeof(r->hostbuf))
-            n = sizeof(r->hostbuf) - 1;
-        for (size_t i = 0; i < n; i++)
-            r->hostbuf[i] = (char)tolower((unsigned char)authority[i]);
-        r->hostbuf[n] = '\0';
-        r->host_len = n;
+        set_host(r, authority, alen);
     }
     if (!cfg) {
         dp_conn_respond(c, 404, "no Route matched with those values", NULL);
