@@ -101,7 +101,7 @@ enum gw_err dp_hblock_add(struct dp_hblock *b, const char *at, size_t len, bool 
 int dp_hblock_find(const struct dp_hblock *b, const char *lname, size_t nlen, size_t from)
 {
     for (size_t i = from; i < b->n; i++)
-        if (b->h[i].nl == nlen && strncasecmp(b->buf + b->h[i].no, lname, nlen) == 0)
+        if (b->h[i].nl == nlen && dp_token_ieq(b->buf + b->h[i].no, lname, nlen))
             return (int)i;
     return -1;
 }
@@ -287,11 +287,12 @@ static int header_piece(llhttp_t *p, const char *at, size_t len, bool value)
     return 0;
 }
 
-/* true for the characters of an RFC 9110 token (tchar) */
+/* true for the characters of an RFC 9110 token (tchar): DIGIT, ALPHA and !#$%&'*+-.^_`|~,
+ * as a bitmap of the 128 ASCII codes */
 static bool is_tchar(unsigned char ch)
 {
-    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-           (ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+    static const uint64_t tchar[2] = {0x03ff6cfa00000000ull, 0x57ffffffc7fffffeull};
+    return ch < 128 && (tchar[ch >> 6] >> (ch & 63)) & 1u;
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
@@ -649,7 +650,7 @@ static void start_closing(struct dp_conn *c)
 {
     c->state = DP_CONN_CLOSING;
     dp_io_disable(c->bev, EV_READ);
-    if (evbuffer_get_length(dp_io_get_output(c->bev)) == 0) {
+    if (dp_io_output_len(c->bev) == 0) {
         dp_conn_close(c);
         return;
     }
@@ -978,7 +979,7 @@ static void client_write_cb(struct dp_io *bev, void *arg)
 {
     struct dp_conn *c = arg;
     if (c->state == DP_CONN_CLOSING) {
-        if (evbuffer_get_length(dp_io_get_output(bev)) == 0)
+        if (dp_io_output_len(bev) == 0)
             dp_conn_close(c);
         return;
     }
@@ -1040,7 +1041,7 @@ void dp_conn_tick(struct dp_worker *w, uint64_t now)
             dp_proxy_timeout(c->req);
         } else if (c->bev) {
             /* send timeout: a client that does not read its response for 60 s goes */
-            size_t out = evbuffer_get_length(dp_io_get_output(c->bev));
+            size_t out = dp_io_output_len(c->bev);
             if (out == 0 || out != c->out_seen) {
                 c->out_seen = out;
                 c->out_since_ms = now;

@@ -22,6 +22,19 @@ struct dp_worker;
 struct dp_req_plugins;
 struct dp_pool;
 
+/* True if the n bytes at a and b are equal ignoring the case of ASCII letters (what
+ * strncasecmp does in the C locale, without a call or locale lookup per byte: the hot path
+ * compares many short header names). */
+static inline bool dp_token_ieq(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x != y && ((x | 0x20) != (y | 0x20) || (unsigned)((x | 0x20) - 'a') > 25u))
+            return false;
+    }
+    return true;
+}
+
 /* A header inside a request's or response's arena: offsets and lengths. */
 struct dp_hspan {
     uint32_t no, nl, vo, vl;

@@ -12,12 +12,19 @@
 #include "tls/dp_tls_io.h"
 
 #define READ_CHUNK (64 * 1024)
+/* A read first fills a small reservation in the input buffer: libevent then allocates a chain
+ * of 1 KiB (a thread-cache malloc) instead of one that holds READ_CHUNK (a 128 KiB malloc and
+ * free per read). What does not fit lands in the loop's scratch buffer, in the same readv, and
+ * is copied behind it; after such a read the next one reserves READ_CHUNK directly (a body is
+ * streaming). */
+#define READ_SMALL 900
 
 struct dp_io_loop {
     struct event_base *base;
     struct event *flush_ev;
     struct dp_io *head; /* sockets with output queued this iteration */
     bool scheduled;
+    char scratch[READ_CHUNK]; /* overflow of small reads (see READ_SMALL) */
 };
 
 struct dp_io {
@@ -34,8 +41,10 @@ struct dp_io {
     bool reading;   /* rev is added */
     bool wev_added; /* wev is added (connect in progress or kernel buffer full) */
     bool connecting;
-    bool queued; /* on the loop's flush list */
-    bool dead;   /* dp_io_free was called inside a callback */
+    bool queued;     /* on the loop's flush list */
+    bool check_read; /* the input may have been drained below the high watermark */
+    bool big_reads;  /* the last read overflowed READ_SMALL: reserve READ_CHUNK */
+    bool dead;       /* dp_io_free was called inside a callback */
     struct dp_io *qnext, *qprev;
     struct dp_tls_io *tls; /* NULL = plain socket */
 };
@@ -165,16 +174,20 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
         struct dp_io *io = l->head;
         unqueue(io);
         cb_begin(io);
+        if (io->check_read) {
+            io->check_read = false;
+            update_read(io);
+        }
         do_write(io);
         cb_end(io);
     }
 }
 
-static void out_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
+/* Puts io on the loop's flush list (written, and its reading re-checked, once the callbacks of
+ * this loop iteration are done). No evbuffer callbacks: they would run on every add and drain. */
+static void enqueue(struct dp_io *io)
 {
-    struct dp_io *io = arg;
-    (void)b;
-    if (!info->n_added || io->queued || io->connecting || io->wev_added || io->dead)
+    if (io->queued || io->dead)
         return;
     io->queued = true;
     io->qprev = NULL;
@@ -186,14 +199,6 @@ static void out_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void
         io->loop->scheduled = true;
         event_active(io->loop->flush_ev, EV_WRITE, 0);
     }
-}
-
-static void in_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
-{
-    struct dp_io *io = arg;
-    (void)b;
-    if (info->n_deleted && io->want_read && !io->reading && !io->dead)
-        update_read(io);
 }
 
 static void tls_handshake_step(struct dp_io *io);
@@ -217,16 +222,25 @@ static void read_ready(evutil_socket_t fd, short what, void *arg)
         if (io->rhigh - len < want)
             want = io->rhigh - len;
     }
+    size_t small = io->big_reads || want <= READ_SMALL ? want : READ_SMALL;
     struct evbuffer_iovec v[2];
-    int nv = evbuffer_reserve_space(io->in, (ev_ssize_t)want, v, 2);
+    int nv = evbuffer_reserve_space(io->in, (ev_ssize_t)small, v, 2);
     if (nv <= 0)
         return;
-    struct iovec iov[2];
+    struct iovec iov[3];
+    size_t reserved = 0;
     for (int i = 0; i < nv; i++) {
         iov[i].iov_base = v[i].iov_base;
         iov[i].iov_len = v[i].iov_len;
+        reserved += v[i].iov_len;
     }
-    ssize_t n = readv(fd, iov, nv);
+    int niov = nv;
+    if (reserved < want) {
+        iov[niov].iov_base = io->loop->scratch;
+        iov[niov].iov_len = want - reserved;
+        niov++;
+    }
+    ssize_t n = readv(fd, iov, niov);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
             return;
@@ -244,6 +258,11 @@ static void read_ready(evutil_socket_t fd, short what, void *arg)
         left -= take;
     }
     evbuffer_commit_space(io->in, v, nv);
+    if (left && evbuffer_add(io->in, io->loop->scratch, left) != 0) {
+        fire_event(io, BEV_EVENT_ERROR | BEV_EVENT_READING);
+        return;
+    }
+    io->big_reads = (size_t)n > reserved;
     cb_begin(io);
     if (io->rcb)
         io->rcb(io, io->arg);
@@ -441,8 +460,6 @@ struct dp_io *dp_io_socket_new(struct dp_io_loop *l, evutil_socket_t fd)
     }
     if (fd >= 0)
         evutil_make_socket_nonblocking(fd);
-    evbuffer_add_cb(io->out, out_cb, io);
-    evbuffer_add_cb(io->in, in_cb, io);
     return io;
 }
 
@@ -484,12 +501,28 @@ void dp_io_free(struct dp_io *io)
 
 struct evbuffer *dp_io_get_input(struct dp_io *io)
 {
+    if (io->want_read && !io->reading && !io->dead) {
+        io->check_read = true; /* reading stopped at the high watermark: the caller may drain */
+        enqueue(io);
+    }
     return io->in;
 }
 
 struct evbuffer *dp_io_get_output(struct dp_io *io)
 {
+    if (!io->connecting && !io->wev_added)
+        enqueue(io); /* connecting / EV_WRITE armed: write_ready writes it */
     return io->out;
+}
+
+size_t dp_io_input_len(const struct dp_io *io)
+{
+    return evbuffer_get_length(io->in);
+}
+
+size_t dp_io_output_len(const struct dp_io *io)
+{
+    return evbuffer_get_length(io->out);
 }
 
 evutil_socket_t dp_io_getfd(struct dp_io *io)
@@ -532,5 +565,5 @@ void dp_io_setwatermark(struct dp_io *io, short what, size_t low, size_t high)
 
 int dp_io_write_buffer(struct dp_io *io, struct evbuffer *buf)
 {
-    return evbuffer_add_buffer(io->out, buf);
+    return evbuffer_add_buffer(dp_io_get_output(io), buf);
 }

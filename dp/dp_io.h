@@ -35,8 +35,18 @@ int dp_io_socket_connect(struct dp_io *io, const struct sockaddr *sa, int salen)
 /* Frees io and closes its socket; safe inside io's own callbacks. Accepts NULL. */
 void dp_io_free(struct dp_io *io);
 
+/* The input buffer (borrowed). Call it to consume input: when reading stopped at the high
+ * watermark, reading is re-checked at the end of the loop iteration. */
 struct evbuffer *dp_io_get_input(struct dp_io *io);
+
+/* The output buffer (borrowed). Call it to add output: what it holds at the end of the loop
+ * iteration is written then (one writev). Output added through a pointer kept from an earlier
+ * call is not noticed. */
 struct evbuffer *dp_io_get_output(struct dp_io *io);
+
+/* Bytes waiting in the input / output buffer (no side effect). */
+size_t dp_io_input_len(const struct dp_io *io);
+size_t dp_io_output_len(const struct dp_io *io);
 evutil_socket_t dp_io_getfd(struct dp_io *io);
 
 void dp_io_setcb(struct dp_io *io, dp_io_data_cb readcb, dp_io_data_cb writecb,

@@ -50,7 +50,7 @@ enum hname {
     H_COUNT_       /* keep last */
 };
 
-#define IS(lit) (l == sizeof(lit) - 1 && strncasecmp(n, lit, sizeof(lit) - 1) == 0)
+#define IS(lit) (l == sizeof(lit) - 1 && dp_token_ieq(n, lit, sizeof(lit) - 1))
 
 static enum hname classify(const char *n, size_t l)
 {
@@ -82,7 +82,7 @@ static enum hname classify(const char *n, size_t l)
     default:
         break;
     }
-    if (l > 12 && strncasecmp(n, "x-forwarded-", 12) == 0)
+    if (l > 12 && dp_token_ieq(n, "x-forwarded-", 12))
         return H_X_FORWARDED;
     return H_OTHER;
 }
@@ -118,9 +118,9 @@ static bool connection_lists_headers(const struct dp_hblock *b)
             while (v < end && *v != ',' && *v != ' ' && *v != '\t')
                 v++;
             size_t l = (size_t)(v - s);
-            if (l && !(l == 5 && strncasecmp(s, "close", 5) == 0) &&
-                !(l == 10 && strncasecmp(s, "keep-alive", 10) == 0) &&
-                !(l == 7 && strncasecmp(s, "upgrade", 7) == 0))
+            if (l && !(l == 5 && dp_token_ieq(s, "close", 5)) &&
+                !(l == 10 && dp_token_ieq(s, "keep-alive", 10)) &&
+                !(l == 7 && dp_token_ieq(s, "upgrade", 7)))
                 return true;
         }
     }
@@ -517,8 +517,7 @@ void dp_proxy_release(struct dp_req *r, bool reusable)
     const struct dp_settings *set = r->c->w->set;
     if (reusable && set->pool_size > 0 &&
         (set->pool_max_requests == 0 || up->nrequests < set->pool_max_requests) &&
-        evbuffer_get_length(dp_io_get_input(up->bev)) == 0 &&
-        evbuffer_get_length(dp_io_get_output(up->bev)) == 0)
+        dp_io_input_len(up->bev) == 0 && dp_io_output_len(up->bev) == 0)
         dp_pool_put(r->c->w->pool, up);
     else
         dp_upconn_free(up);
@@ -528,7 +527,7 @@ size_t dp_proxy_backlog(const struct dp_req *r)
 {
     if (!r->up || !r->up_ready)
         return 0;
-    return evbuffer_get_length(dp_io_get_output(r->up->bev));
+    return dp_io_output_len(r->up->bev);
 }
 
 static void send_head(struct dp_req *r)
@@ -663,10 +662,13 @@ static const struct dp_tls_upstream *upstream_tls(struct dp_req *r, char *key, s
 {
     const struct dp_tls_upstream *tu =
         r->svc->https && r->cfg ? dp_tls_store_upstream(r->cfg->tls, r->svc->index) : NULL;
-    snprintf(key, keylen, "%s", r->addr->key);
     sni[0] = '\0';
-    if (!tu)
+    if (!tu) {
+        size_t kl = strnlen(r->addr->key, keylen - 1);
+        memcpy(key, r->addr->key, kl);
+        key[kl] = '\0';
         return NULL;
+    }
     char host[300];
     host_header(r, host, sizeof(host));
     const char *h = host;
@@ -1032,7 +1034,7 @@ static void up_read_cb(struct dp_io *bev, void *arg)
         return;
     }
     /* Response backpressure: stop reading the upstream while the client is slow. */
-    if (evbuffer_get_length(dp_io_get_output(r->c->bev)) > DP_HIGH_WATER) {
+    if (dp_io_output_len(r->c->bev) > DP_HIGH_WATER) {
         r->up_read_blocked = true;
         dp_io_disable(bev, EV_READ);
     }
@@ -1127,7 +1129,7 @@ static void tun_up_event(struct dp_io *bev, short what, void *arg)
     dp_upconn_free(up);
     c->state = DP_CONN_CLOSING;
     dp_io_disable(c->bev, EV_READ);
-    if (evbuffer_get_length(dp_io_get_output(c->bev)) == 0)
+    if (dp_io_output_len(c->bev) == 0)
         dp_conn_close(c);
     else
         dp_io_setwatermark(c->bev, EV_WRITE, 0, 0);
@@ -1161,8 +1163,8 @@ void dp_proxy_tunnel_start(struct dp_conn *c, struct dp_upconn *up)
     dp_io_enable(up->bev, EV_READ | EV_WRITE);
     dp_io_enable(c->bev, EV_READ | EV_WRITE);
     /* Bytes that arrived behind the headers on either side. */
-    if (evbuffer_get_length(dp_io_get_input(up->bev)))
+    if (dp_io_input_len(up->bev))
         tun_up_read(up->bev, up);
-    if (evbuffer_get_length(dp_io_get_input(c->bev)))
+    if (dp_io_input_len(c->bev))
         dp_io_write_buffer(up->bev, dp_io_get_input(c->bev));
 }

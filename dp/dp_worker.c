@@ -54,11 +54,13 @@ void dp_worker_request_id(struct dp_worker *w, char out[33])
 {
     static const char hex[] = "0123456789abcdef";
     uint64_t lo = ++w->rid_counter * 0x9e3779b97f4a7c15ull;
-    uint64_t hi = w->rid_hi;
-    for (int i = 0; i < 16; i++) {
-        out[i] = hex[(hi >> (60 - 4 * i)) & 0xf];
+    /* the high half is the same for every request of the worker: formatted once */
+    if (!w->rid_hi_hex[0])
+        for (int i = 0; i < 16; i++)
+            w->rid_hi_hex[i] = hex[(w->rid_hi >> (60 - 4 * i)) & 0xf];
+    memcpy(out, w->rid_hi_hex, 16);
+    for (int i = 0; i < 16; i++)
         out[16 + i] = hex[(lo >> (60 - 4 * i)) & 0xf];
-    }
     out[32] = '\0';
 }
 

@@ -39,6 +39,7 @@ struct dp_worker {
     struct dp_conn *conns; /* every client connection */
     size_t nconns;
     uint64_t rid_hi, rid_counter;
+    char rid_hi_hex[16]; /* rid_hi in hex, formatted at the first request */
     struct event *stop_ev, *force_ev;
     int stop_fd;              /* eventfd: main thread -> worker stop request */
     struct gw_buf scratch;    /* response heads are built here (worker thread only) */
