@@ -58,7 +58,8 @@ struct dp_upconn {
     int nrequests;
     struct dp_upconn *next, *prev; /* pool list */
     uint64_t idle_since_ms;        /* when it entered the pool */
-    struct dp_pool_slot *slot;
+    struct dp_pool_slot *slot;     /* the pool slot it is idle in, or NULL */
+    struct dp_pool_slot *home;     /* the pool slot of its key, once it was pooled */
 };
 
 enum dp_resp_framing {

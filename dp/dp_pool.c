@@ -123,7 +123,8 @@ struct dp_upconn *dp_pool_get(struct dp_pool *p, const char *key)
 void dp_pool_put(struct dp_pool *p, struct dp_upconn *up)
 {
     const struct dp_settings *set = p->w->set;
-    struct dp_pool_slot *s = slot_get(p, up->key, true);
+    /* a connection keeps the slot of its key (slots live as long as the pool) */
+    struct dp_pool_slot *s = up->home ? up->home : (up->home = slot_get(p, up->key, true));
     if (!s || s->count >= set->pool_size || p->w->draining) {
         dp_upconn_free(up);
         return;
