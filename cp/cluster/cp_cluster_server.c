@@ -800,6 +800,12 @@ enum gw_err cp_cluster_server_start(const struct cp_cluster_server_opts *opts,
         info.options = LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT |
                        LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS |
                        LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+        /* An IPv4 address on an IPv6 vhost is not bound: lws 4.1 writes it into the
+         * sockaddr_in6 at the sockaddr_in offsets and the socket ends up on [::], every
+         * interface. IPv4 addresses get an IPv4-only vhost. */
+        struct in_addr a4;
+        if (inet_pton(AF_INET, l->host, &a4) == 1)
+            info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
         info.ssl_cert_filepath = s->cert;
         info.ssl_private_key_filepath = s->key;
         /* shared: the only trusted "CA" is the cluster certificate itself (then pinned by
