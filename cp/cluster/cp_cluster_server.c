@@ -41,6 +41,7 @@ struct nack_memo {
 struct cp_cluster_server {
     struct cp_cluster_server_opts o;
     struct gw_listen listen[GW_LISTEN_MAX];
+    char vhost_names[GW_LISTEN_MAX][16]; /* lws keeps the pointer */
     size_t nlisten;
     char *cert, *key, *ca, *cp_id;
     char cns[MAX_CN_LIST][128];
@@ -789,10 +790,9 @@ enum gw_err cp_cluster_server_start(const struct cp_cluster_server_opts *opts,
     }
     for (size_t i = 0; i < s->nlisten; i++) {
         const struct gw_listen *l = &s->listen[i];
-        char name[32];
-        snprintf(name, sizeof(name), "cluster%zu", i);
+        snprintf(s->vhost_names[i], sizeof(s->vhost_names[i]), "cluster%zu", i);
         memset(&info, 0, sizeof(info));
-        info.vhost_name = name;
+        info.vhost_name = s->vhost_names[i];
         info.port = l->port;
         info.iface = strcmp(l->host, "0.0.0.0") == 0 || strcmp(l->host, "*") == 0 ? NULL : l->host;
         info.protocols = s->protocols;
