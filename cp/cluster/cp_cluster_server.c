@@ -41,7 +41,7 @@ struct nack_memo {
 struct cp_cluster_server {
     struct cp_cluster_server_opts o;
     struct gw_listen listen[GW_LISTEN_MAX];
-    char vhost_names[GW_LISTEN_MAX][16]; /* lws keeps the pointer */
+    char vhost_names[GW_LISTEN_MAX][32]; /* lws keeps the pointer */
     size_t nlisten;
     char *cert, *key, *ca, *cp_id;
     char cns[MAX_CN_LIST][128];
