@@ -1,6 +1,6 @@
 /* dp/dp_config.c: builds a struct dp_config from a protobuf Config (validating references,
  * resolving target names, compiling the router and the balancers), publishes it with one atomic
- * swap and frees it when its last reference goes.
+ * swap and frees it when its last reference goes (on the reaper thread when it runs).
  * SPDX-License-Identifier: Apache-2.0 */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -12,6 +12,7 @@
 
 #include "balancer/dp_lb.h"
 #include "balancer/dp_lb_state.h"
+#include "config/dp_config_reaper.h"
 #include "dp_config_internal.h"
 #include "plugins/dp_plugin_set.h"
 #include "dp_dns.h"
@@ -649,7 +650,9 @@ void dp_config_ref(struct dp_config *cfg)
 
 void dp_config_unref(struct dp_config *cfg)
 {
-    if (cfg && atomic_fetch_sub_explicit(&cfg->refs, 1, memory_order_acq_rel) == 1)
+    /* the last reference is usually a worker's: the reaper thread frees it when it runs */
+    if (cfg && atomic_fetch_sub_explicit(&cfg->refs, 1, memory_order_acq_rel) == 1 &&
+        !dp_config_reaper_put(cfg))
         dp_config_destroy(cfg);
 }
 

@@ -15,6 +15,7 @@ struct dp_tls_store;
 
 struct dp_config {
     atomic_int refs;
+    struct dp_config *reap_next; /* dp_config_reaper's queue */
     int64_t revision;
     char hash[65];
     struct dp_service *services; /* owned arrays */

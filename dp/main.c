@@ -14,6 +14,7 @@
 #include "cluster/dp_cluster_client.h"
 #include "cluster/dp_cluster_nodeid.h"
 #include "config/dp_config_apply.h"
+#include "config/dp_config_reaper.h"
 #include "dp_conf.h"
 #include "dp_dns.h"
 #include "dp_config_internal.h"
@@ -183,6 +184,7 @@ static int run(struct gw_conf *conf)
         goto out;
     }
     dp_config_apply_init(prefix);
+    (void)dp_config_reaper_start(); /* replaced configs are freed off the workers */
     (void)dp_config_apply_load_cache(m.max_payload);
 
     nw = nworkers(conf);
@@ -271,6 +273,7 @@ out:
             event_free(sigs[i]);
     event_base_free(m.base);
     dp_config_shutdown();
+    dp_config_reaper_stop(); /* frees what is queued: configs refer to the modules below */
     dp_tls_server_shutdown();
     dp_config_apply_cleanup();
     dp_plugin_env_global_cleanup();

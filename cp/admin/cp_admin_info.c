@@ -11,6 +11,7 @@
 #include "admin/cp_admin_page.h"
 #include "gw_log.h"
 #include "gw_schema.h"
+#include "store/cp_migrations.h"
 #include "store/cp_store_entity.h"
 
 static json_t *enabled_plugins(struct cp_admin_req *r, bool *reachable)
@@ -240,8 +241,8 @@ static void plugins_enabled(struct cp_admin_req *r)
     "json_build_object('id', id, 'hostname', hostname, 'ip', ip, 'version', version, "             \
     "'sync_status', coalesce(sync_status, 'unknown'), 'config_hash', config_hash, 'last_seen', "   \
     "extract(epoch from last_seen)::bigint, 'labels', labels, 'cert_details', "                    \
-    "json_build_object('expiry_timestamp', cert_expiry), 'connected', coalesce(connected, "        \
-    "false), 'applied_revision', applied_revision, 'last_error', last_error, "                     \
+    "json_build_object('expiry_timestamp', cert_expiry), 'connected', " CP_DP_CONNECTED_SQL        \
+    ", 'applied_revision', applied_revision, 'last_error', last_error, "                           \
     "'control_plane_id', control_plane_id, 'created_at', extract(epoch from created_at)::bigint, " \
     "'updated_at', extract(epoch from updated_at)::bigint)::text"
 
@@ -298,7 +299,8 @@ static void cluster_status(struct cp_admin_req *r)
     enum gw_err e = cp_store_query(r->admin->store,
                                    "SELECT id::text, json_build_object('config_hash', config_hash, "
                                    "'hostname', hostname, 'ip', ip, 'last_seen', extract(epoch "
-                                   "from last_seen)::bigint)::text FROM clustering_data_planes "
+                                   "from last_seen)::bigint, 'connected', " CP_DP_CONNECTED_SQL
+                                   ")::text FROM clustering_data_planes "
                                    "ORDER BY id",
                                    0, NULL, &res, &err);
     if (e != GW_OK) {

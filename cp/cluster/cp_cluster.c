@@ -51,9 +51,6 @@ enum gw_err cp_cluster_start_ext(const struct gw_conf *conf, const struct cp_clu
         GW_LOG(GW_LOG_NOTICE, "cluster_listen is off: no data plane can connect");
         return GW_OK;
     }
-    if (nl > 1)
-        GW_LOG(GW_LOG_WARN, "cluster_listen: only the first address is used address=%s:%d",
-               l[0].host, l[0].port);
 
     struct cp_cluster *c = calloc(1, sizeof(*c));
     if (!c)
@@ -69,8 +66,8 @@ enum gw_err cp_cluster_start_ext(const struct gw_conf *conf, const struct cp_clu
     if (rc != GW_OK)
         goto fail;
     struct cp_cluster_server_opts so = {
-        .host = l[0].host,
-        .port = l[0].port,
+        .listen = l,
+        .nlisten = nl,
         .pki = strcmp(gw_conf_str(conf, "cluster_mtls"), "pki") == 0,
         .cert = gw_conf_str(conf, "cluster_cert"),
         .key = gw_conf_str(conf, "cluster_cert_key"),

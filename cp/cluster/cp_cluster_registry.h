@@ -1,6 +1,8 @@
 /* cp/cluster/cp_cluster_registry.h: the data plane registry writer. A thread with its own
  * PostgreSQL connection applies queued upserts of clustering_data_planes rows (hello, ack, nack,
- * heartbeat, disconnect) and purges rows silent for longer than cluster_data_plane_purge_delay.
+ * heartbeat, disconnect), marks rows disconnected whose last_seen is older than the liveness
+ * bound (CP_DP_CONNECTED_SQL; at start and every 5 s) and purges rows silent for longer than
+ * cluster_data_plane_purge_delay.
  * The server thread only queues; it never waits for the database.
  * SPDX-License-Identifier: Apache-2.0 */
 #ifndef CP_CLUSTER_REGISTRY_H
@@ -26,6 +28,7 @@ struct cp_cluster_reg_row {
     int64_t applied_revision; /* -1 = none */
     char last_error[1024];    /* "" = none */
     int64_t cert_expiry;      /* unix seconds, 0 = unknown */
+    int heartbeat_interval;   /* seconds, from the Hello; 0 = unknown */
 };
 
 struct cp_cluster_registry; /* opaque */

@@ -40,7 +40,10 @@ struct nack_memo {
 
 struct cp_cluster_server {
     struct cp_cluster_server_opts o;
-    char *host, *cert, *key, *ca, *cp_id;
+    struct gw_listen listen[GW_LISTEN_MAX];
+    char vhost_names[GW_LISTEN_MAX][32]; /* lws keeps the pointer */
+    size_t nlisten;
+    char *cert, *key, *ca, *cp_id;
     char cns[MAX_CN_LIST][128];
     size_t ncns;
     unsigned char own_digest[GW_X509_DIGEST_LEN];
@@ -298,6 +301,7 @@ static void handle_hello(struct lws *wsi, struct cp_cluster_server *s, struct co
         int hb =
             h->has_heartbeat_interval && h->heartbeat_interval > 0 ? h->heartbeat_interval : 10;
         c->idle_timeout = hb > 3600 ? 3 * 3600 + 5 : 3 * hb + 5;
+        row->heartbeat_interval = hb;
         lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, c->idle_timeout);
         snprintf(c->nacked_hash, sizeof(c->nacked_hash), "%s", nack_lookup(s, node_id));
         /* A data plane that already runs the current config gets nothing new. */
@@ -734,14 +738,17 @@ enum gw_err cp_cluster_server_start(const struct cp_cluster_server_opts *opts,
     if (!s)
         return GW_ERR_NOMEM;
     s->o = *opts;
-    s->host = strdup(opts->host);
+    s->nlisten = opts->nlisten < GW_LISTEN_MAX ? opts->nlisten : GW_LISTEN_MAX;
+    if (s->nlisten)
+        memcpy(s->listen, opts->listen, s->nlisten * sizeof(s->listen[0]));
+    s->o.listen = s->listen;
     s->cert = strdup(opts->cert);
     s->key = strdup(opts->key);
     s->ca = strdup(opts->ca ? opts->ca : "");
     s->cp_id = strdup(opts->cp_id);
     pthread_mutex_init(&s->lock, NULL);
     atomic_init(&s->stop, false);
-    if (!s->host || !s->cert || !s->key || !s->ca || !s->cp_id)
+    if (!s->nlisten || !s->cert || !s->key || !s->ca || !s->cp_id)
         goto fail;
     parse_cns(s, opts->allowed_cns);
 
@@ -765,32 +772,57 @@ enum gw_err cp_cluster_server_start(const struct cp_cluster_server_opts *opts,
     s->protocols[0].per_session_data_size = sizeof(struct conn);
     s->protocols[0].rx_buffer_size = 64 * 1024;
 
+    /* One context, one vhost per cluster_listen address (each with its own listen socket and
+     * the same TLS settings and protocol), all served by the one server thread. */
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
-    info.port = opts->port;
-    info.iface = strcmp(s->host, "0.0.0.0") == 0 || strcmp(s->host, "*") == 0 ? NULL : s->host;
-    info.protocols = s->protocols;
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     info.user = s;
-    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
-                   LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT |
-                   LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
-    info.ssl_cert_filepath = s->cert;
-    info.ssl_private_key_filepath = s->key;
-    /* shared: the only trusted "CA" is the cluster certificate itself (then pinned by digest) */
-    info.ssl_ca_filepath = opts->pki ? s->ca : s->cert;
-    info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
-    info.ssl_info_event_mask = SSL_CB_ALERT;
     info.pt_serv_buf_size = 64 * 1024;
     g_server = s; /* callbacks may run during creation */
     s->ctx = lws_create_context(&info);
     if (!s->ctx) {
         g_server = NULL;
-        GW_LOG(GW_LOG_CRIT,
-               "cannot start the cluster listener address=%s:%d (port busy, or bad "
-               "cluster_cert/cluster_cert_key/cluster_ca_cert)",
-               s->host, opts->port);
+        GW_LOG(GW_LOG_CRIT, "cannot create the cluster listener context");
         rc = GW_ERR_IO;
         goto fail;
+    }
+    for (size_t i = 0; i < s->nlisten; i++) {
+        const struct gw_listen *l = &s->listen[i];
+        snprintf(s->vhost_names[i], sizeof(s->vhost_names[i]), "cluster%zu", i);
+        memset(&info, 0, sizeof(info));
+        info.vhost_name = s->vhost_names[i];
+        info.port = l->port;
+        info.iface = strcmp(l->host, "0.0.0.0") == 0 || strcmp(l->host, "*") == 0 ? NULL : l->host;
+        info.protocols = s->protocols;
+        info.user = s;
+        info.options = LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT |
+                       LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS |
+                       LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+        /* An IPv4 address on an IPv6 vhost is not bound: lws 4.1 writes it into the
+         * sockaddr_in6 at the sockaddr_in offsets and the socket ends up on [::], every
+         * interface. IPv4 addresses get an IPv4-only vhost. */
+        struct in_addr a4;
+        if (inet_pton(AF_INET, l->host, &a4) == 1)
+            info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+        info.ssl_cert_filepath = s->cert;
+        info.ssl_private_key_filepath = s->key;
+        /* shared: the only trusted "CA" is the cluster certificate itself (then pinned by
+         * digest) */
+        info.ssl_ca_filepath = opts->pki ? s->ca : s->cert;
+        info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+        info.ssl_info_event_mask = SSL_CB_ALERT;
+        if (!lws_create_vhost(s->ctx, &info)) {
+            GW_LOG(GW_LOG_CRIT,
+                   "cannot start the cluster listener address=%s:%d (port busy, or bad "
+                   "cluster_cert/cluster_cert_key/cluster_ca_cert)",
+                   l->host, l->port);
+            lws_context_destroy(s->ctx);
+            g_server = NULL;
+            rc = GW_ERR_IO;
+            goto fail;
+        }
     }
     g_server = s;
     int e = pthread_create(&s->thread, NULL, server_main, s);
@@ -801,12 +833,12 @@ enum gw_err cp_cluster_server_start(const struct cp_cluster_server_opts *opts,
         rc = GW_ERR_IO;
         goto fail;
     }
-    GW_LOG(GW_LOG_NOTICE, "cluster listener started address=%s:%d mode=%s path=%s", s->host,
-           opts->port, opts->pki ? "pki" : "shared", CP_CLUSTER_PATH);
+    for (size_t i = 0; i < s->nlisten; i++)
+        GW_LOG(GW_LOG_NOTICE, "cluster listener started address=%s:%d mode=%s path=%s",
+               s->listen[i].host, s->listen[i].port, opts->pki ? "pki" : "shared", CP_CLUSTER_PATH);
     *out = s;
     return GW_OK;
 fail:
-    free(s->host);
     free(s->cert);
     free(s->key);
     free(s->ca);
@@ -828,7 +860,6 @@ void cp_cluster_server_stop(struct cp_cluster_server *s)
     cp_cluster_snap_unref(s->pending);
     cp_cluster_snap_unref(s->current);
     pthread_mutex_destroy(&s->lock);
-    free(s->host);
     free(s->cert);
     free(s->key);
     free(s->ca);

@@ -15,6 +15,7 @@
 #include "cp_cluster_registry.h"
 #include "cp_cluster_snap.h"
 #include "gw_err.h"
+#include "gw_listen.h"
 
 #define CP_CLUSTER_PATH        "/v1/cluster"
 #define CP_CLUSTER_SUBPROTOCOL "portico.cluster.v1"
@@ -39,8 +40,8 @@ struct cp_cluster_ext {
 };
 
 struct cp_cluster_server_opts {
-    const char *host; /* listen address ("0.0.0.0") */
-    int port;
+    const struct gw_listen *listen; /* the cluster_listen addresses (copied), at least one */
+    size_t nlisten;
     bool pki;
     const char *cert; /* PEM paths */
     const char *key;
@@ -54,9 +55,9 @@ struct cp_cluster_server_opts {
 
 struct cp_cluster_server; /* opaque */
 
-/* Creates the listener (binds now, so a busy port fails here) and starts its thread. opts and
- * its strings are copied. Returns GW_OK and *out (owned; cp_cluster_server_stop), GW_ERR_TLS
- * (certificate problems, logged), GW_ERR_IO or GW_ERR_NOMEM. Main thread. */
+/* Creates one listener per address (binds now, so a busy port fails here) and starts its thread.
+ * opts and its strings are copied. Returns GW_OK and *out (owned; cp_cluster_server_stop),
+ * GW_ERR_TLS (certificate problems, logged), GW_ERR_IO or GW_ERR_NOMEM. Main thread. */
 enum gw_err cp_cluster_server_start(const struct cp_cluster_server_opts *opts,
                                     struct cp_cluster_server **out);
 

@@ -83,6 +83,11 @@ static const char MIGRATION_1[] =
     "  connected boolean, applied_revision bigint, last_error text, control_plane_id text,\n"
     "  cert_expiry bigint, labels jsonb, created_at timestamptz DEFAULT now(),\n"
     "  updated_at timestamptz DEFAULT now());\n";
+
+/* Version 2: the heartbeat interval each data plane announced in its Hello, so readers can tell
+ * a live registry row from one left behind by a control plane that died (CP_DP_CONNECTED_SQL). */
+static const char MIGRATION_2[] =
+    "ALTER TABLE clustering_data_planes ADD COLUMN heartbeat_interval integer;\n";
 // clang-format on
 
 struct migration {
@@ -93,6 +98,7 @@ struct migration {
 
 static const struct migration migrations[] = {
     {1, "000_base", MIGRATION_1},
+    {2, "001_data_plane_heartbeat", MIGRATION_2},
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 

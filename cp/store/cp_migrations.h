@@ -16,6 +16,19 @@
 #include "gw_err.h"
 #include "store/cp_store.h"
 
+/* SQL condition on a clustering_data_planes row: the data plane is connected now. The stored
+ * `connected` flag alone is not enough: a control plane killed with SIGKILL never writes its
+ * data planes' disconnect. A connected data plane's row is rewritten (last_seen = now()) at
+ * least at every heartbeat, and its control plane drops it after 3 heartbeat intervals + 5 s
+ * of silence (proto/README.md, Liveness), so a row is connected only when its last_seen is
+ * within that bound of the database clock. heartbeat_interval NULL (rows written before
+ * migration 2) counts as the default 10 s. t: "" or a table name with its dot. */
+#define CP_DP_CONNECTED_SQL_OF(t)                                                                  \
+    "(coalesce(" t "connected, false) AND " t "last_seen >= now() - make_interval(secs => 3 * "    \
+    "least(coalesce(" t "heartbeat_interval, 10), 3600) + 5))"
+/* The same for unqualified column names. */
+#define CP_DP_CONNECTED_SQL CP_DP_CONNECTED_SQL_OF("")
+
 /* The schema version this build writes and expects. */
 int cp_migrations_latest(void);
 

@@ -21,6 +21,7 @@
 #include "gw_buf.h"
 #include "gw_log.h"
 #include "gw_snapshot.h"
+#include "gw_thread.h"
 #include "gw_time.h"
 #include "gw_x509.h"
 
@@ -294,6 +295,9 @@ static void apply_one(struct dp_cluster_client *c, Portico__V1__ClusterMessage *
 static void *apply_main(void *arg)
 {
     struct dp_cluster_client *c = arg;
+    /* decode + validate + build competes with the proxy workers for the CPU: it gets what they
+     * leave (docs/internals/cluster.md, "Apply thread priority") */
+    gw_thread_set_background("snapshot apply");
     pthread_mutex_lock(&c->lock);
     for (;;) {
         while (!c->pending && !atomic_load(&c->stop))

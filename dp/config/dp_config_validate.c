@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "gw_log.h"
+#include "gw_thread.h"
 #include "gw_pbjson.h"
 #include "gw_schema.h"
 
@@ -181,6 +182,8 @@ static void check_one(struct part *pt, const struct item *it, uint8_t **scratch,
 static void *run_part(void *arg)
 {
     struct part *pt = arg;
+    if (pt->tid > 0) /* a helper thread; part 0 runs on the caller's thread as it is */
+        gw_thread_set_background("snapshot validation");
     uint8_t *scratch = NULL;
     size_t cap = 0;
     for (size_t i = pt->tid; i < pt->pass->n && pt->rc != GW_ERR_NOMEM; i += pt->nthreads)

@@ -11,14 +11,14 @@ import os
 import re
 import statistics
 import sys
-import threading
 import time
 import uuid
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster_util as cu  # noqa: E402
-import cluster_wire as w  # noqa: E402
 import harness  # noqa: E402
+import simdp  # noqa: E402 - next to this file
 
 BIG_SQL = """
 INSERT INTO services (id, doc) SELECT id, jsonb_build_object('id', id, 'name', 'svc-' || i,
@@ -119,39 +119,26 @@ def bench_latency(crt, key, n=30):
         cp.stop()
 
 
-def bench_fanout(crt, key, n=100):
+def bench_fanout(crt, key, n=100, writes=5):
     db = cu.setup_database()
     cu.put_entity(db, "services", cu.service())
     cp = cu.start_cp(db, crt, key)
-    clients = []
+    fleet = None
     try:
-        for _ in range(n):
-            c = w.Client(cp.cluster_port, crt, key, crt)
-            c.send(w.hello(str(uuid.uuid4())))
-            c.recv()  # HelloReply
-            c.recv()  # first snapshot
-            clients.append(c)
-        got = [None] * n
-
-        def wait(i, c):
-            while True:
-                op, payload = c.recv()
-                if w.SNAPSHOT in w.parse(payload):
-                    got[i] = time.time()
-                    return
-        threads = [threading.Thread(target=wait, args=(i, c)) for i, c in enumerate(clients)]
-        for t in threads:
-            t.start()
-        t0 = time.time()
-        cu.put_entity(db, "services", cu.service())
-        for t in threads:
-            t.join(30)
-        done = [g for g in got if g]
-        print("change -> received by %d/%d simulated data planes: last after %.1f ms" % (
-            len(done), n, (max(done) - t0) * 1000 if done else -1))
+        fleet = simdp.Fleet(cp.cluster_port, crt, key, n)
+        fleet.wait_all(0)
+        lat = []
+        for _ in range(writes):
+            t0 = time.monotonic()
+            rev, _ = cu.put_entity(db, "services", cu.service())
+            lat.append((max(fleet.wait_all(rev, timeout=30)) - t0) * 1000)
+            time.sleep(0.2)
+        print("change -> received (decoded, hash-checked) by %d simulated data planes: last one "
+              "after median %.1f ms, max %.1f ms, n=%d" % (n, statistics.median(lat), max(lat),
+                                                          writes))
     finally:
-        for c in clients:
-            c.close()
+        if fleet:
+            fleet.close()
         cp.stop()
 
 

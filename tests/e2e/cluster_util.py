@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS clustering_data_planes (id uuid PRIMARY KEY, hostname
   version text, sync_status text, config_hash text, last_seen timestamptz,
   connected boolean, applied_revision bigint, last_error text, control_plane_id text,
   cert_expiry bigint, labels jsonb, created_at timestamptz DEFAULT now(),
-  updated_at timestamptz DEFAULT now());
+  updated_at timestamptz DEFAULT now(), heartbeat_interval integer);
 """
 
 

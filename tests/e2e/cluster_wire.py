@@ -92,6 +92,30 @@ def snapshot(config_bytes, revision, hash_hex=None, compress=True):
     return field_bytes(SNAPSHOT, body)
 
 
+def open_snapshot(message):
+    """Decodes a serialised ClusterMessage{snapshot} like a data plane: decompresses the Config,
+    checks its size and SHA-256 against the snapshot's. Returns (revision, hash, config bytes);
+    raises ValueError when the message is not a snapshot or does not check out."""
+    top = parse(message)
+    if SNAPSHOT not in top:
+        raise ValueError("not a snapshot")
+    f = parse(top[SNAPSHOT][0])
+    revision = f.get(1, [0])[0]
+    h = bytes(f.get(2, [b""])[0]).decode()
+    data = bytes(f.get(5, [b""])[0])
+    config = zlib.decompress(data) if f.get(3, [0])[0] == 1 else data
+    if 4 in f and f[4][0] != len(config):
+        raise ValueError("uncompressed size %d, snapshot says %d" % (len(config), f[4][0]))
+    if hashlib.sha256(config).hexdigest() != h:
+        raise ValueError("hash mismatch at revision %d" % revision)
+    return revision, h, config
+
+
+def ack(revision, hash_hex, apply_micros=0):
+    body = field_varint(1, revision) + field_bytes(2, hash_hex) + field_varint(3, apply_micros)
+    return field_bytes(ACK, body)
+
+
 def hello_reply(accepted=True, reason=""):
     body = field_varint(1, 1 if accepted else 0) + field_bytes(2, reason) + \
         field_bytes(3, "fake-cp") + field_bytes(4, "0.1.0")
@@ -164,12 +188,13 @@ def read_message(sock):
 class Client:
     """A fake data plane: TLS with a client certificate, websocket upgrade on /v1/cluster."""
 
-    def __init__(self, port, cert, key, ca, server_name="portico_clustering"):
+    def __init__(self, port, cert, key, ca, server_name="portico_clustering", host="127.0.0.1",
+                 timeout=10):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.load_verify_locations(ca)
         ctx.load_cert_chain(cert, key)
         ctx.check_hostname = False
-        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        raw = socket.create_connection((host, port), timeout=timeout)
         self.sock = ctx.wrap_socket(raw, server_hostname=server_name)
         k = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall(("GET /v1/cluster HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"

@@ -595,11 +595,24 @@ class AdminCrudTest(unittest.TestCase):
         self.assertEqual(dp["hostname"], "dp1")
         self.assertEqual(dp["last_seen"], 1700000000)
         self.assertEqual(dp["applied_revision"], 7)
-        self.assertIs(dp["connected"], True)
+        # stored connected=true, but last_seen is far older than the liveness bound (3
+        # heartbeat intervals + 5 s): its control plane is gone, the row is not connected
+        self.assertIs(dp["connected"], False)
         self.assertEqual(dp["labels"], {"a": "b"})
         self.assertEqual(dp["cert_details"], {"expiry_timestamp": 1800000000})
         st = self.a("GET", "/clustering/status").json()
         self.assertEqual(st[dp_id]["hostname"], "dp1")
+        self.assertIs(st[dp_id]["connected"], False)
+        # seen within the bound: connected
+        h.psql("UPDATE clustering_data_planes SET last_seen = now() - interval '30 seconds', "
+               "heartbeat_interval = 10", db=self.cp.db)
+        self.assertIs(self.a("GET", "/clustering/data-planes").json()["data"][0]["connected"],
+                      True)
+        self.assertIs(self.a("GET", "/clustering/status").json()[dp_id]["connected"], True)
+        # the bound follows the data plane's heartbeat interval: 3 * 5 + 5 = 20 s < 30 s
+        h.psql("UPDATE clustering_data_planes SET heartbeat_interval = 5", db=self.cp.db)
+        self.assertIs(self.a("GET", "/clustering/data-planes").json()["data"][0]["connected"],
+                      False)
         h.psql("DELETE FROM clustering_data_planes", db=self.cp.db)
 
 

@@ -50,7 +50,20 @@ class MigrationsTest(unittest.TestCase):
         r = h.run_cmd([h.CP_BIN], env=cp.env, timeout=30)
         self.assertEqual(r.returncode, 1)
         self.assertIn("newer", r.stderr)
-        h.psql("UPDATE schema_meta SET version = 1", db=cp.db)
+        # a version-1 database (before the registry's heartbeat_interval): start-up asks for
+        # 'migrations up', which adds the column
+        h.psql("ALTER TABLE clustering_data_planes DROP COLUMN heartbeat_interval; "
+               "UPDATE schema_meta SET version = 1", db=cp.db)
+        r = h.run_cmd([h.CP_BIN], env=cp.env, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("migrations up", r.stderr)
+        self.assertEqual(cp.migrations("status").returncode, 4)
+        r = cp.migrations("up")
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertIn("001_data_plane_heartbeat", r.stdout)
+        self.assertEqual(h.psql("SELECT count(*) FROM information_schema.columns WHERE "
+                                "table_name = 'clustering_data_planes' AND "
+                                "column_name = 'heartbeat_interval'", db=cp.db).strip(), "1")
 
         cp.start()
         self.assertEqual(cp.admin("POST", "/upstreams", form={"name": "u1"}).status, 201)

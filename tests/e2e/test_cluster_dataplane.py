@@ -2,7 +2,9 @@
 # data planes (needs the Admin API store and the data plane proxy): a change through the Admin
 # API reaching two data planes and GET /clustering/data-planes; a semantically invalid
 # configuration rejected whole (old configuration keeps serving, the error visible in the
-# registry); a data plane restarted while the control plane is down serving from its disk cache.
+# registry); a data plane restarted while the control plane is down serving from its disk cache;
+# the snapshot apply thread and the config reaper at nice 19.
+import os
 import unittest
 
 import cluster_util as cu
@@ -78,6 +80,24 @@ class DataPlanes(unittest.TestCase):
             what="both data planes normal on the same configuration")
         self.assertTrue(dps[n1]["connected"])
         self.assertGreater(dps[n1]["cert_details"]["expiry_timestamp"], 0)
+
+    def test_snapshot_apply_runs_at_low_priority(self):
+        # The apply thread (decode, validate, build) and the reaper (frees replaced configs) run
+        # at nice 19, the rest of the data plane (main thread, proxy workers, cluster client) at
+        # the process's nice value.
+        self.seed()
+        d1 = self.dp("dp1")
+        self.proxies(d1, "/one")
+        pid = d1.p.pid
+        nice = {}
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                nice[int(tid)] = int(f.read().rsplit(")", 1)[1].split()[16])
+        low = [t for t, n in nice.items() if n == 19]
+        # the apply thread and the config reaper (validation helpers have ended)
+        self.assertEqual(len(low), 2, nice)
+        self.assertEqual(nice[pid], os.nice(0), nice)
+        self.assertGreater(len(nice) - len(low), 2, nice)  # main, worker, cluster client, ...
 
     def test_invalid_configuration_is_rejected_whole(self):
         self.seed()

@@ -104,6 +104,58 @@ class Resilience(unittest.TestCase):
         self.assertEqual(dict(built1)[str(rev)], dict(built2)[str(rev)])
 
 
+    def test_killed_control_plane_leaves_no_connected_rows(self):
+        # A control plane killed with SIGKILL never writes its data planes' disconnect. The
+        # registry reports a row connected only while its last_seen is within 3 heartbeat
+        # intervals + 5 s (the data planes here beat every second: 8 s), and the surviving
+        # control plane's sweep rewrites the stored flag.
+        rev, _ = cu.put_entity(self.db, "services", cu.service())
+        cp1 = self.track(cu.start_cp(self.db, self.crt, self.key, name="cp1"))
+        cp2 = self.track(cu.start_cp(self.db, self.crt, self.key, name="cp2"))
+        later = harness.free_port()  # a third control plane starts there after the kill
+        d1 = self.track(cu.start_dp([cp1.cluster_port, later], self.crt, self.key, name="dp1"))
+        n1 = cu.node_id(d1)
+        cu.wait_applied(self.db, n1, rev)
+        admin = "http://" + cp2.env["PORTICO_ADMIN_LISTEN"]
+
+        def api_row():
+            data = harness.request("GET", admin + "/clustering/data-planes").json()["data"]
+            return [r for r in data if r["id"] == n1][0]
+
+        def status_row():
+            return harness.request("GET", admin + "/clustering/status").json()[n1]
+        self.assertIs(api_row()["connected"], True)
+        self.assertIs(status_row()["connected"], True)
+        cp1_id = api_row()["control_plane_id"]
+
+        cp1.kill()
+        self.procs.remove(cp1)
+        t_kill = time.monotonic()
+        harness.wait_for(lambda: "connection to control plane closed" in d1.output(),
+                         what="dp notices the kill")
+        # nobody wrote the disconnect: the stored flag is still true right after the kill
+        self.assertEqual(harness.psql("SELECT connected FROM clustering_data_planes WHERE id = "
+                                      "'%s'" % n1, db=self.db).strip(), "t")
+        harness.wait_for(lambda: api_row()["connected"] is False, timeout=20,
+                         what="the killed control plane's data plane reported disconnected")
+        elapsed = time.monotonic() - t_kill
+        self.assertLess(elapsed, 8 + 3, "bound 3 * 1 s + 5 s, plus one heartbeat and slack")
+        self.assertIs(status_row()["connected"], False)
+        self.assertEqual(api_row()["control_plane_id"], cp1_id)
+        # the survivor's periodic sweep (every 5 s) marks the stored row too
+        harness.wait_for(lambda: harness.psql(
+            "SELECT connected FROM clustering_data_planes WHERE id = '%s'" % n1,
+            db=self.db).strip() == "f", timeout=15, what="stored connected = false")
+        self.assertIn("marked silent data planes disconnected", cp2.output())
+
+        # the data plane reaches another control plane of the same database: connected again
+        cp3 = self.track(cu.start_cp(self.db, self.crt, self.key, port=later, name="cp3"))
+        r = harness.wait_for(lambda: (lambda x: x if x["connected"] and
+                                      x["control_plane_id"] != cp1_id else None)(api_row()),
+                             timeout=45, what="reconnected to cp3")
+        self.assertIn("control_plane_id=" + r["control_plane_id"], cp3.output())
+        self.assertIs(status_row()["connected"], True)
+
     def test_incremental_builds_equal_a_fresh_full_build(self):
         """The builder converts only changed rows; after updates in place, deletes and inserts
         its snapshot must be byte-identical (same hash) to a fresh control plane's full build."""

@@ -2,6 +2,7 @@
 # gen-cert, a seed reaching two data planes, changes propagating, the registry, node ids kept
 # across restarts, a control plane restart (data planes reconnect and converge).
 import os
+import socket
 import stat
 import time
 import unittest
@@ -151,6 +152,31 @@ class SharedMode(unittest.TestCase):
         out = d1.output()
         self.assertIn("127.0.0.1:%d" % dead, out)
         self.assertIn("reconnecting to control plane delay_ms=", out)
+
+
+    def test_every_cluster_listen_address_accepts(self):
+        # cluster_listen is a list, like Kong's: every address gets its own listen socket
+        rev, _ = cu.put_entity(self.db, "services", cu.service())
+        p1, p2 = harness.free_port(), harness.free_port()
+        cp = self.cp(port=p1, extra={"PORTICO_CLUSTER_LISTEN":
+                                     "127.0.0.1:%d, 127.0.0.2:%d" % (p1, p2)})
+        harness.wait_for(lambda: "cluster listener started address=127.0.0.2:%d" % p2
+                         in cp.output(), what="second listener")
+        self.assertIn("cluster listener started address=127.0.0.1:%d" % p1, cp.output())
+        d1 = self.dp(["127.0.0.1:%d" % p1], name="dp1")
+        d2 = self.dp(["127.0.0.2:%d" % p2], name="dp2")
+        n1, n2 = cu.node_id(d1), cu.node_id(d2)
+        cu.wait_applied(self.db, n1, rev, procs=[cp, d1])
+        cu.wait_applied(self.db, n2, rev, procs=[cp, d2])
+        self.assertIn("connected to control plane address=127.0.0.2:%d" % p2, d2.output())
+        rev, _ = cu.put_entity(self.db, "services", cu.service(host="two.example"))
+        cu.wait_applied(self.db, n1, rev)
+        cu.wait_applied(self.db, n2, rev)
+        # each socket is bound to its own address only (lws 4.1 put an IPv4 address given to
+        # an IPv6-enabled vhost on [::], every interface)
+        for addr in (("127.0.0.1", p2), ("127.0.0.2", p1)):
+            with self.assertRaises(OSError, msg="%s:%d" % addr):
+                socket.create_connection(addr, timeout=2).close()
 
 
 class DataPlaneStartup(unittest.TestCase):

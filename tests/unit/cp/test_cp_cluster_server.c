@@ -244,9 +244,10 @@ static void hello_snapshot_and_extension(void **state)
     assert_int_equal(cp_cluster_gencert_main(3, argv), 0);
 
     int port = free_port();
+    struct gw_listen l = {.host = "127.0.0.1", .port = port};
     struct cp_cluster_server_opts o = {
-        .host = "127.0.0.1",
-        .port = port,
+        .listen = &l,
+        .nlisten = 1,
         .cert = crt,
         .key = key,
         .ca = "",
