@@ -540,6 +540,9 @@ struct dp_tls_io *dp_tls_upstream_new(const struct dp_tls_upstream *u, const cha
     SSL *ssl = dp_tls_client_ssl(u, sni);
     if (!ssl)
         return NULL;
+    /* dp_io asks SSL_has_pending, which counts read-ahead bytes (the health checker's
+     * bufferevent_openssl does not: its SSLs keep the default) */
+    SSL_set_read_ahead(ssl, 1);
     char label[96];
     snprintf(label, sizeof(label), "%s sni=%s", peer ? peer : "-", sni && !is_ip(sni) ? sni : "-");
     return dp_tls_io_client(ssl, label);
