@@ -209,6 +209,20 @@ static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
     return 1; /* the reference is ours */
 }
 
+/* The system CA store, loaded once (the bundle is ~150 certificates: parsing it per context
+ * would cost milliseconds and ~1 MB for every https service or https-checked upstream of every
+ * config) and shared by reference; X509_STORE lookups are thread-safe. */
+static X509_STORE *sys_store;
+static pthread_once_t sys_store_once = PTHREAD_ONCE_INIT;
+
+static void sys_store_init(void)
+{
+    X509_STORE *st = X509_STORE_new();
+    if (st && X509_STORE_set_default_paths(st) != 1)
+        ERR_clear_error();
+    sys_store = st;
+}
+
 /* What one client context is made of (a service's upstream TLS, or the active https health
  * checks of an upstream). Entity/id name the owner in validation errors. */
 struct client_params {
@@ -282,8 +296,10 @@ static enum gw_err build_client(struct dp_tls_upstream *u, const Portico__V1__Co
                 if (!n)
                     report(b, "ca_certificates", ca->id, "cert", "invalid certificate (PEM)");
             }
-        } else if (SSL_CTX_set_default_verify_paths(c) != 1) {
-            ERR_clear_error();
+        } else {
+            pthread_once(&sys_store_once, sys_store_init);
+            if (sys_store)
+                SSL_CTX_set1_cert_store(c, sys_store);
         }
     }
     if (cp->ccid) {

@@ -357,6 +357,7 @@ static void health_check_contexts(void **state)
     nv->healthchecks->active->has_https_verify_certificate = true;
     nv->healthchecks->active->https_verify_certificate = false;
     add_upstream(&t, "trusted", "https");
+    add_upstream(&t, "system", "https");
     /* a service reaching "trusted" with a CA: the probes trust it too */
     Portico__V1__Service *v = add_service(&t, "verify", "https");
     v->host = (char *)"TRUSTED";
@@ -374,7 +375,12 @@ static void health_check_contexts(void **state)
     const struct dp_tls_upstream *hm = dp_tls_store_health(s, 2);
     const struct dp_tls_upstream *hn = dp_tls_store_health(s, 3);
     const struct dp_tls_upstream *ht = dp_tls_store_health(s, 4);
-    assert_null(dp_tls_store_health(s, 5));
+    const struct dp_tls_upstream *hs = dp_tls_store_health(s, 5);
+    assert_non_null(hs);
+    assert_null(dp_tls_store_health(s, 6));
+    /* the system store is loaded once and shared */
+    assert_ptr_equal(SSL_CTX_get_cert_store(hm->ctx), SSL_CTX_get_cert_store(hs->ctx));
+    assert_ptr_not_equal(SSL_CTX_get_cert_store(hm->ctx), SSL_CTX_get_cert_store(ht->ctx));
     assert_non_null(hm);
     assert_non_null(hn);
     assert_non_null(ht);
