@@ -4,7 +4,6 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "dp_health_checker.h"
 
-#include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -24,6 +23,7 @@
 #include "dp_health_conf.h"
 #include "gw_log.h"
 #include "gw_time.h"
+#include "tls/dp_tls_store.h"
 
 #define TICK_MS         50
 #define STATUS_LINE_MAX 8192
@@ -60,8 +60,6 @@ struct dp_health_checker {
     atomic_bool stopping; /* set by the main thread; the loop leaves at its next tick */
     struct event_base *base;
     struct event *tick;
-    SSL_CTX *ssl;          /* created on the first https probe */
-    bool ssl_failed;       /* ... and not retried when that failed */
     struct dp_config *cfg; /* referenced */
     uint64_t gen;
     struct sched *scheds;
@@ -220,35 +218,32 @@ static void probe_event(struct bufferevent *bev, short what, void *arg)
     }
     if (what & BEV_EVENT_ERROR) {
         unsigned long e = bufferevent_get_openssl_error(bev);
-        char buf[160] = "";
-        if (e)
+        if (e) {
+            /* as Kong: a failed handshake is logged and counts as a tcp failure */
+            SSL *ssl = bufferevent_openssl_get_ssl(bev);
+            long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+            char buf[160] = "";
             ERR_error_string_n(e, buf, sizeof(buf));
-        probe_tcp_failure(p, e ? buf : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+            while (bufferevent_get_openssl_error(bev))
+                ;
+            const char *sni = ssl ? SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) : NULL;
+            if (vr != X509_V_OK)
+                GW_LOG(GW_LOG_WARN,
+                       "health probe TLS handshake failed upstream=%s address=%s sni=%s "
+                       "reason=\"certificate verify failed: %s\"",
+                       p->u->name, p->a->key, sni ? sni : "-", X509_verify_cert_error_string(vr));
+            else
+                GW_LOG(GW_LOG_WARN,
+                       "health probe TLS handshake failed upstream=%s address=%s sni=%s "
+                       "reason=\"%s\"",
+                       p->u->name, p->a->key, sni ? sni : "-", buf);
+            probe_tcp_failure(p, buf);
+            return;
+        }
+        probe_tcp_failure(p, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
         return;
     }
     probe_tcp_failure(p, "connection closed before the status line");
-}
-
-/* Creates the TLS client context on first use (loading the CA store is slow: keep it off the
- * start-up path). Checker thread. */
-static void ssl_init(struct dp_health_checker *c)
-{
-    c->ssl = SSL_CTX_new(TLS_client_method());
-    if (!c->ssl) {
-        c->ssl_failed = true;
-        GW_LOG(GW_LOG_WARN, "health checker: cannot create a TLS context, https probes fail");
-        return;
-    }
-    SSL_CTX_set_min_proto_version(c->ssl, TLS1_2_VERSION);
-    if (SSL_CTX_set_default_verify_paths(c->ssl) != 1)
-        GW_LOG(GW_LOG_WARN, "health checker: no system CA store, https probes that verify "
-                            "certificates will fail");
-}
-
-static bool is_ip(const char *s)
-{
-    unsigned char b[sizeof(struct in6_addr)];
-    return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
 }
 
 static void probe_start(struct dp_health_checker *c, struct sched *s, const struct dp_addr *a)
@@ -269,24 +264,19 @@ static void probe_start(struct dp_health_checker *c, struct sched *s, const stru
     c->probes = p;
     s->inflight++;
     if (u->hc->active.type == DP_HC_TYPE_HTTPS) {
-        if (!c->ssl && !c->ssl_failed)
-            ssl_init(c);
-        SSL *ssl = c->ssl ? SSL_new(c->ssl) : NULL;
+        /* the upstream's probe context from the config's TLS store (dp/tls): client
+         * certificate, verification and trust as the proxy uses them for these targets */
+        const struct dp_tls_upstream *tu =
+            dp_tls_store_health(p->cfg->tls, (size_t)(u - p->cfg->upstreams));
+        /* SNI (Kong): https_sni, else the upstream's host_header, else the target name */
+        const char *sni = u->hc->https_sni ? u->hc->https_sni
+                          : u->host_header ? u->host_header
+                          : a->target      ? a->target->name
+                                           : NULL;
+        SSL *ssl = tu ? dp_tls_client_ssl(tu, sni) : NULL;
         if (!ssl) {
             probe_tcp_failure(p, "cannot create a TLS session");
             return;
-        }
-        const char *sni = u->hc->https_sni ? u->hc->https_sni : a->target ? a->target->name : NULL;
-        if (sni && !is_ip(sni))
-            SSL_set_tlsext_host_name(ssl, sni);
-        if (u->hc->https_verify) {
-            SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
-            if (sni && !is_ip(sni))
-                SSL_set1_host(ssl, sni);
-            else if (sni)
-                X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), sni);
-        } else {
-            SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
         }
         p->bev = bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                                 BEV_OPT_CLOSE_ON_FREE);
@@ -478,8 +468,6 @@ static void destroy(struct dp_health_checker *c)
         event_free(c->tick);
     if (c->base)
         event_base_free(c->base);
-    if (c->ssl)
-        SSL_CTX_free(c->ssl);
     pthread_mutex_destroy(&c->kick_lock);
     free(c);
 }

@@ -173,6 +173,10 @@ SSL_CTX *dp_tls_server_ctx_new(void)
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_dh_auto(ctx, 1);
+    /* As nginx: OpenSSL reads what the socket has (up to a record buffer) instead of a record
+     * header, then its body: a full handshake takes 3-4 reads instead of 9, a request 1
+     * instead of 2. dp_io asks SSL_has_pending, which counts the buffered bytes. */
+    SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
     return ctx;

@@ -29,6 +29,8 @@ struct dp_tls_store {
     struct dp_strmap snis;      /* lowercase name -> struct cert */
     struct dp_tls_upstream *up; /* per service (NULL ctx = plain http) */
     size_t nup;
+    struct dp_tls_upstream *hc; /* per upstream: active https checks (NULL ctx = none) */
+    size_t nhc;
 };
 
 struct build {
@@ -207,34 +209,44 @@ static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
     return 1; /* the reference is ours */
 }
 
-static enum gw_err build_upstream(struct dp_tls_upstream *u, const Portico__V1__Config *pb,
-                                  const Portico__V1__Service *p, struct build *b)
+/* The system CA store, loaded once (the bundle is ~150 certificates: parsing it per context
+ * would cost milliseconds and ~1 MB for every https service or https-checked upstream of every
+ * config) and shared by reference; X509_STORE lookups are thread-safe. */
+static X509_STORE *sys_store;
+static pthread_once_t sys_store_once = PTHREAD_ONCE_INIT;
+
+static void sys_store_init(void)
 {
-    const char *sid = p->id ? p->id : "";
-    u->verify = p->has_tls_verify && p->tls_verify;
-    int depth = p->has_tls_verify_depth ? p->tls_verify_depth : 1; /* nginx's default */
-    /* client certificate: the service's, else its upstream's */
-    const char *ccid = p->client_certificate ? p->client_certificate->id : NULL;
-    const char *ccfield = "client_certificate";
-    const char *ccentity = "services";
-    const char *ccowner = sid;
-    if (!ccid && p->host)
-        for (size_t i = 0; i < pb->n_upstreams; i++) {
-            const Portico__V1__Upstream *up = pb->upstreams[i];
-            if (up->name && strcasecmp(up->name, p->host) == 0 && up->client_certificate) {
-                ccid = up->client_certificate->id;
-                ccentity = "upstreams";
-                ccowner = up->id;
-            }
-        }
+    X509_STORE *st = X509_STORE_new();
+    if (st && X509_STORE_set_default_paths(st) != 1)
+        ERR_clear_error();
+    sys_store = st;
+}
+
+/* What one client context is made of (a service's upstream TLS, or the active https health
+ * checks of an upstream). Entity/id name the owner in validation errors. */
+struct client_params {
+    bool verify;
+    int depth;
+    const char *const *ca_ids; /* CA Certificate ids, NULL/0 = the system store */
+    size_t nca;
+    const char *ca_entity, *ca_owner;
+    const char *ccid; /* client certificate id or NULL */
+    const char *cc_entity, *cc_owner;
+};
+
+static enum gw_err build_client(struct dp_tls_upstream *u, const Portico__V1__Config *pb,
+                                const struct client_params *cp, struct build *b)
+{
+    u->verify = cp->verify;
     uint64_t h = 0xcbf29ce484222325ull;
     h = fnv64(h, u->verify ? "verify" : "noverify");
     char d[16];
-    snprintf(d, sizeof(d), "%d", depth);
+    snprintf(d, sizeof(d), "%d", cp->depth);
     h = fnv64(h, d);
-    h = fnv64(h, ccid);
-    for (size_t i = 0; i < p->n_ca_certificates; i++)
-        h = fnv64(h, p->ca_certificates[i]);
+    h = fnv64(h, cp->ccid);
+    for (size_t i = 0; i < cp->nca; i++)
+        h = fnv64(h, cp->ca_ids[i]);
     u->hash = h;
 
     SSL_CTX *c = SSL_CTX_new(TLS_client_method());
@@ -261,13 +273,13 @@ static enum gw_err build_upstream(struct dp_tls_upstream *u, const Portico__V1__
     SSL_CTX_set_alpn_protos(c, (const unsigned char *)"\x08http/1.1", 9);
     if (u->verify) {
         SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
-        SSL_CTX_set_verify_depth(c, depth);
-        if (p->n_ca_certificates) {
+        SSL_CTX_set_verify_depth(c, cp->depth);
+        if (cp->nca) {
             X509_STORE *st = SSL_CTX_get_cert_store(c);
-            for (size_t i = 0; i < p->n_ca_certificates; i++) {
-                const Portico__V1__CaCertificate *ca = find_ca(pb, p->ca_certificates[i]);
+            for (size_t i = 0; i < cp->nca; i++) {
+                const Portico__V1__CaCertificate *ca = find_ca(pb, cp->ca_ids[i]);
                 if (!ca || !ca->cert) {
-                    report(b, "services", sid, "ca_certificates",
+                    report(b, cp->ca_entity, cp->ca_owner, "ca_certificates",
                            "does not reference an existing 'ca_certificates' entity");
                     continue;
                 }
@@ -284,14 +296,16 @@ static enum gw_err build_upstream(struct dp_tls_upstream *u, const Portico__V1__
                 if (!n)
                     report(b, "ca_certificates", ca->id, "cert", "invalid certificate (PEM)");
             }
-        } else if (SSL_CTX_set_default_verify_paths(c) != 1) {
-            ERR_clear_error();
+        } else {
+            pthread_once(&sys_store_once, sys_store_init);
+            if (sys_store)
+                SSL_CTX_set1_cert_store(c, sys_store);
         }
     }
-    if (ccid) {
-        const Portico__V1__Certificate *cc = find_cert(pb, ccid);
+    if (cp->ccid) {
+        const Portico__V1__Certificate *cc = find_cert(pb, cp->ccid);
         if (!cc) {
-            report(b, ccentity, ccowner, ccfield,
+            report(b, cp->cc_entity, cp->cc_owner, "client_certificate",
                    "the foreign key does not reference an existing 'certificates' entity.");
         } else {
             const char *bad = load_pair(c, cc->cert ? cc->cert : "", cc->key ? cc->key : "", false);
@@ -303,6 +317,85 @@ static enum gw_err build_upstream(struct dp_tls_upstream *u, const Portico__V1__
         }
     }
     return GW_OK;
+}
+
+static bool is_https_service(const Portico__V1__Service *p)
+{
+    return p->protocol && strcmp(p->protocol, "https") == 0;
+}
+
+static enum gw_err build_upstream(struct dp_tls_upstream *u, const Portico__V1__Config *pb,
+                                  const Portico__V1__Service *p, struct build *b)
+{
+    const char *sid = p->id ? p->id : "";
+    struct client_params cp = {
+        .verify = p->has_tls_verify && p->tls_verify,
+        .depth = p->has_tls_verify_depth ? p->tls_verify_depth : 1, /* nginx's default */
+        .ca_ids = (const char *const *)p->ca_certificates,
+        .nca = p->n_ca_certificates,
+        .ca_entity = "services",
+        .ca_owner = sid,
+        .ccid = p->client_certificate ? p->client_certificate->id : NULL,
+        .cc_entity = "services",
+        .cc_owner = sid,
+    };
+    /* client certificate: the service's, else its upstream's */
+    if (!cp.ccid && p->host)
+        for (size_t i = 0; i < pb->n_upstreams; i++) {
+            const Portico__V1__Upstream *up = pb->upstreams[i];
+            if (up->name && strcasecmp(up->name, p->host) == 0 && up->client_certificate) {
+                cp.ccid = up->client_certificate->id;
+                cp.cc_entity = "upstreams";
+                cp.cc_owner = up->id;
+            }
+        }
+    return build_client(u, pb, &cp, b);
+}
+
+/* The client context of an upstream's active https checks (see dp_tls_store_health). */
+static enum gw_err build_health(struct dp_tls_upstream *u, const Portico__V1__Config *pb,
+                                const Portico__V1__Upstream *up, struct build *b)
+{
+    const Portico__V1__ActiveHealthcheck *a = up->healthchecks ? up->healthchecks->active : NULL;
+    struct client_params cp = {
+        .verify = a && a->has_https_verify_certificate ? a->https_verify_certificate : true,
+        .depth = 1,
+        .ccid = up->client_certificate ? up->client_certificate->id : NULL,
+        .cc_entity = "upstreams",
+        .cc_owner = up->id ? up->id : "",
+    };
+    /* trust: what the proxy trusts for these targets, i.e. the CA certificates of the https
+     * services that reach this upstream (their union, depth = the largest), else the system
+     * store. The ids were validated with their services: unknown ones are skipped here. */
+    size_t n = 0;
+    for (size_t i = 0; i < pb->n_services; i++) {
+        const Portico__V1__Service *p = pb->services[i];
+        if (is_https_service(p) && p->host && up->name && strcasecmp(p->host, up->name) == 0)
+            n += p->n_ca_certificates;
+    }
+    const char **ids = n ? calloc(n, sizeof(*ids)) : NULL;
+    if (n && !ids)
+        return GW_ERR_NOMEM;
+    for (size_t i = 0; i < pb->n_services; i++) {
+        const Portico__V1__Service *p = pb->services[i];
+        if (!is_https_service(p) || !p->host || !up->name || strcasecmp(p->host, up->name) != 0)
+            continue;
+        if (p->has_tls_verify_depth && p->tls_verify_depth > cp.depth)
+            cp.depth = p->tls_verify_depth;
+        for (size_t k = 0; k < p->n_ca_certificates; k++) {
+            bool dup = false;
+            for (size_t j = 0; j < cp.nca && !dup; j++)
+                dup = strcmp(ids[j], p->ca_certificates[k]) == 0;
+            if (!dup && find_ca(pb, p->ca_certificates[k]))
+                ids[cp.nca++] = p->ca_certificates[k];
+        }
+    }
+    cp.ca_ids = ids;
+    cp.ca_entity = "upstreams";
+    cp.ca_owner = cp.cc_owner;
+    enum gw_err err = build_client(u, pb, &cp, b);
+    free(ids);
+    return err;
 }
 
 void dp_tls_store_destroy(struct dp_tls_store *s)
@@ -317,6 +410,9 @@ void dp_tls_store_destroy(struct dp_tls_store *s)
     for (size_t i = 0; i < s->nup; i++)
         SSL_CTX_free(s->up[i].ctx);
     free(s->up);
+    for (size_t i = 0; i < s->nhc; i++)
+        SSL_CTX_free(s->hc[i].ctx);
+    free(s->hc);
     dp_strmap_cleanup(&s->snis);
     free(s);
 }
@@ -340,8 +436,22 @@ enum gw_err dp_tls_store_build(const Portico__V1__Config *pb, dp_tls_error_fn on
     }
     for (size_t i = 0; err == GW_OK && i < pb->n_services; i++) {
         const Portico__V1__Service *p = pb->services[i];
-        if (p->protocol && strcmp(p->protocol, "https") == 0)
+        if (is_https_service(p))
             err = build_upstream(&s->up[i], pb, p, &b);
+    }
+    if (err == GW_OK) {
+        s->hc = calloc(pb->n_upstreams ? pb->n_upstreams : 1, sizeof(*s->hc));
+        if (!s->hc)
+            err = GW_ERR_NOMEM;
+        else
+            s->nhc = pb->n_upstreams;
+    }
+    for (size_t i = 0; err == GW_OK && i < pb->n_upstreams; i++) {
+        const Portico__V1__Upstream *up = pb->upstreams[i];
+        const Portico__V1__ActiveHealthcheck *a =
+            up->healthchecks ? up->healthchecks->active : NULL;
+        if (a && a->type && strcmp(a->type, "https") == 0)
+            err = build_health(&s->hc[i], pb, up, &b);
     }
     if (err == GW_OK && b.nerrors)
         err = GW_ERR_INVALID;
@@ -399,34 +509,57 @@ const struct dp_tls_upstream *dp_tls_store_upstream(const struct dp_tls_store *s
     return &s->up[i];
 }
 
-struct dp_tls_io *dp_tls_upstream_new(const struct dp_tls_upstream *u, const char *sni,
-                                      const char *peer)
+const struct dp_tls_upstream *dp_tls_store_health(const struct dp_tls_store *s, size_t i)
+{
+    if (!s || i >= s->nhc || !s->hc[i].ctx)
+        return NULL;
+    return &s->hc[i];
+}
+
+static bool is_ip(const char *s)
+{
+    unsigned char ip[16];
+    return s && (inet_pton(AF_INET, s, ip) == 1 || inet_pton(AF_INET6, s, ip) == 1);
+}
+
+SSL *dp_tls_client_ssl(const struct dp_tls_upstream *u, const char *sni)
 {
     SSL *ssl = SSL_new(u->ctx);
     if (!ssl)
         return NULL;
-    unsigned char ip[16];
-    bool is_ip = sni && (inet_pton(AF_INET, sni, ip) == 1 || inet_pton(AF_INET6, sni, ip) == 1);
-    if (sni && *sni && !is_ip && SSL_set_tlsext_host_name(ssl, sni) != 1)
+    bool ip = is_ip(sni);
+    if (sni && *sni && !ip && SSL_set_tlsext_host_name(ssl, sni) != 1)
         goto fail;
     if (u->verify && sni && *sni) {
-        if (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), sni) != 1
-                  : SSL_set1_host(ssl, sni) != 1)
+        if (ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), sni) != 1
+               : SSL_set1_host(ssl, sni) != 1)
             goto fail;
     }
     struct sess_slot *sl = SSL_CTX_get_ex_data(u->ctx, slot_idx);
-    const char *sent = sni && !is_ip ? sni : "";
+    const char *sent = sni && !ip ? sni : "";
     if (sl) {
         pthread_mutex_lock(&sl->lock);
         if (sl->session && strcmp(sl->sni, sent) == 0)
             SSL_set_session(ssl, sl->session);
         pthread_mutex_unlock(&sl->lock);
     }
-    char label[96];
-    snprintf(label, sizeof(label), "%s sni=%s", peer ? peer : "-", sni && !is_ip ? sni : "-");
-    return dp_tls_io_client(ssl, label);
+    return ssl;
 fail:
     ERR_clear_error();
     SSL_free(ssl);
     return NULL;
+}
+
+struct dp_tls_io *dp_tls_upstream_new(const struct dp_tls_upstream *u, const char *sni,
+                                      const char *peer)
+{
+    SSL *ssl = dp_tls_client_ssl(u, sni);
+    if (!ssl)
+        return NULL;
+    /* dp_io asks SSL_has_pending, which counts read-ahead bytes (the health checker's
+     * bufferevent_openssl does not: its SSLs keep the default) */
+    SSL_set_read_ahead(ssl, 1);
+    char label[96];
+    snprintf(label, sizeof(label), "%s sni=%s", peer ? peer : "-", sni && !is_ip(sni) ? sni : "-");
+    return dp_tls_io_client(ssl, label);
 }

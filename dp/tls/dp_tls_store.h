@@ -2,7 +2,8 @@
  * Config and immutable afterwards: one server SSL_CTX per Certificate entity (RSA and ECDSA
  * pairs), the SNI index (exact names, "*.x" and "x.*" wildcards, "*"), and per service the
  * client SSL_CTX used to reach its upstream over TLS (tls_verify, tls_verify_depth,
- * ca_certificates or the system store, client_certificate of the service or its upstream).
+ * ca_certificates or the system store, client_certificate of the service or its upstream), and
+ * per upstream with active https health checks the client SSL_CTX of those probes.
  * SPDX-License-Identifier: Apache-2.0 */
 #ifndef DP_TLS_STORE_H
 #define DP_TLS_STORE_H
@@ -51,6 +52,19 @@ const char *dp_tls_store_find_id(const struct dp_tls_store *s, const char *name)
 /* The upstream TLS parameters of the service at index i of pb->services (the config's service
  * order), or NULL when the service does not use https. Borrowed. Any thread. */
 const struct dp_tls_upstream *dp_tls_store_upstream(const struct dp_tls_store *s, size_t i);
+
+/* The client context of the active https health checks of the upstream at index i of
+ * pb->upstreams (the config's upstream order), or NULL when its active check type is not https.
+ * Client certificate = the upstream's client_certificate (Kong); verification per
+ * healthchecks.active.https_verify_certificate (default on) against the CA certificates of the
+ * https services whose host is the upstream (their union, depth = their largest
+ * tls_verify_depth, else 1), or the system store when none lists any. Borrowed. Any thread. */
+const struct dp_tls_upstream *dp_tls_store_health(const struct dp_tls_store *s, size_t i);
+
+/* Creates an SSL of u's context for one client connection: SNI sni (NULL, "" or an IP address
+ * = none sent), host name (or IP) check against sni when verifying, the context's last session
+ * for that SNI resumed. Returns owned (SSL_free) or NULL. Any thread. */
+SSL *dp_tls_client_ssl(const struct dp_tls_upstream *u, const char *sni);
 
 /* Creates the SSL of one upstream connection: SNI sni (NULL or an IP address = none sent),
  * host name check against sni when verifying. peer (borrowed) names it in log lines. Returns

@@ -1,6 +1,6 @@
 /* tests/unit/dp/test_dp_tls_store.c: the TLS part of a config: Kong's certificate choice by SNI
  * (exact, "*.x", "x.*", "*", default), validation of certificates and SNIs, upstream TLS
- * parameters and their pool identity.
+ * parameters and their pool identity, the contexts of active https health checks.
  * SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +29,9 @@ struct tcfg {
     size_t nrefs;
     Portico__V1__Service svcs[MAXE], *svcp[MAXE];
     Portico__V1__CaCertificate cas[MAXE], *cap[MAXE];
+    Portico__V1__Upstream ups[MAXE], *upp[MAXE];
+    Portico__V1__Healthchecks hcs[MAXE];
+    Portico__V1__ActiveHealthcheck acts[MAXE];
     char *pem[MAXE * 2];
     size_t npem;
     int nerrors;
@@ -43,6 +46,7 @@ static void tcfg_init(struct tcfg *t)
     t->cfg.snis = t->snip;
     t->cfg.services = t->svcp;
     t->cfg.ca_certificates = t->cap;
+    t->cfg.upstreams = t->upp;
 }
 
 static void tcfg_free(struct tcfg *t)
@@ -119,6 +123,25 @@ static Portico__V1__Service *add_service(struct tcfg *t, const char *id, const c
     s->host = (char *)"127.0.0.1";
     t->svcp[t->cfg.n_services++] = s;
     return s;
+}
+
+/* An upstream named name whose active checks have type type (NULL = no healthchecks). */
+static Portico__V1__Upstream *add_upstream(struct tcfg *t, const char *name, const char *type)
+{
+    size_t i = t->cfg.n_upstreams;
+    Portico__V1__Upstream *u = &t->ups[i];
+    portico__v1__upstream__init(u);
+    u->id = (char *)name;
+    u->name = (char *)name;
+    if (type) {
+        portico__v1__healthchecks__init(&t->hcs[i]);
+        portico__v1__active_healthcheck__init(&t->acts[i]);
+        t->acts[i].type = (char *)type;
+        t->hcs[i].active = &t->acts[i];
+        u->healthchecks = &t->hcs[i];
+    }
+    t->upp[t->cfg.n_upstreams++] = u;
+    return u;
 }
 
 static void on_error(void *arg, const char *entity, const char *id, const char *field,
@@ -314,6 +337,86 @@ static void upstream_parameters(void **state)
     tcfg_free(&t);
 }
 
+static void health_check_contexts(void **state)
+{
+    (void)state;
+    struct tcfg t;
+    tcfg_init(&t);
+    add_cert(&t, "client");
+    Portico__V1__CaCertificate *ca = &t.cas[0];
+    portico__v1__ca_certificate__init(ca);
+    ca->id = (char *)"ca1";
+    char *cakey;
+    make_pair(&t, "ca", &ca->cert, &cakey);
+    t.cap[t.cfg.n_ca_certificates++] = ca;
+    add_upstream(&t, "plain", NULL);
+    add_upstream(&t, "http", "http");
+    Portico__V1__Upstream *m = add_upstream(&t, "mtls", "https");
+    m->client_certificate = ref(&t, "client");
+    Portico__V1__Upstream *nv = add_upstream(&t, "noverify", "https");
+    nv->healthchecks->active->has_https_verify_certificate = true;
+    nv->healthchecks->active->https_verify_certificate = false;
+    add_upstream(&t, "trusted", "https");
+    add_upstream(&t, "system", "https");
+    /* a service reaching "trusted" with a CA: the probes trust it too */
+    Portico__V1__Service *v = add_service(&t, "verify", "https");
+    v->host = (char *)"TRUSTED";
+    v->has_tls_verify = true;
+    v->tls_verify = true;
+    v->has_tls_verify_depth = true;
+    v->tls_verify_depth = 3;
+    char *cas[] = {(char *)"ca1"};
+    v->ca_certificates = cas;
+    v->n_ca_certificates = 1;
+    struct dp_tls_store *s = NULL;
+    assert_int_equal(dp_tls_store_build(&t.cfg, on_error, &t, &s), GW_OK);
+    assert_null(dp_tls_store_health(s, 0));
+    assert_null(dp_tls_store_health(s, 1));
+    const struct dp_tls_upstream *hm = dp_tls_store_health(s, 2);
+    const struct dp_tls_upstream *hn = dp_tls_store_health(s, 3);
+    const struct dp_tls_upstream *ht = dp_tls_store_health(s, 4);
+    const struct dp_tls_upstream *hs = dp_tls_store_health(s, 5);
+    assert_non_null(hs);
+    assert_null(dp_tls_store_health(s, 6));
+    /* the system store is loaded once and shared */
+    assert_ptr_equal(SSL_CTX_get_cert_store(hm->ctx), SSL_CTX_get_cert_store(hs->ctx));
+    assert_ptr_not_equal(SSL_CTX_get_cert_store(hm->ctx), SSL_CTX_get_cert_store(ht->ctx));
+    assert_non_null(hm);
+    assert_non_null(hn);
+    assert_non_null(ht);
+    /* Kong's default: https_verify_certificate = true */
+    assert_true(hm->verify);
+    assert_false(hn->verify);
+    assert_true(ht->verify);
+    assert_non_null(SSL_CTX_get0_certificate(hm->ctx));
+    assert_null(SSL_CTX_get0_certificate(hn->ctx));
+    assert_int_equal(SSL_CTX_get_verify_depth(ht->ctx), 3);
+    assert_int_equal(SSL_CTX_get_verify_depth(hm->ctx), 1);
+    /* the service's CA is in the probe context's trust store */
+    X509_STORE *st = SSL_CTX_get_cert_store(ht->ctx);
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(st);
+    assert_int_equal(sk_X509_OBJECT_num(objs), 1);
+    /* an SSL for a probe: SNI sent, none for an IP address */
+    SSL *ssl = dp_tls_client_ssl(hm, "api.test");
+    assert_non_null(ssl);
+    assert_string_equal(SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name), "api.test");
+    SSL_free(ssl);
+    ssl = dp_tls_client_ssl(hm, "127.0.0.1");
+    assert_non_null(ssl);
+    assert_null(SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name));
+    SSL_free(ssl);
+    dp_tls_store_destroy(s);
+    tcfg_free(&t);
+
+    /* an upstream whose client certificate does not exist */
+    tcfg_init(&t);
+    m = add_upstream(&t, "mtls", "https");
+    m->client_certificate = ref(&t, "missing");
+    assert_int_equal(dp_tls_store_build(&t.cfg, on_error, &t, &s), GW_ERR_INVALID);
+    assert_string_equal(t.last_field, "client_certificate");
+    tcfg_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,6 +426,7 @@ int main(void)
         cmocka_unit_test(empty_config_has_no_certificates),
         cmocka_unit_test(bad_certificates_are_rejected),
         cmocka_unit_test(upstream_parameters),
+        cmocka_unit_test(health_check_contexts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
