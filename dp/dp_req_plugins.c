@@ -22,11 +22,9 @@
 #define MAX_EDITS  32
 #define ARENA_SIZE 2048
 
-struct edit {
-    const char *name;  /* in the arena */
-    const char *value; /* in the arena; NULL = header removed */
-    size_t nlen, vlen;
-};
+/* A header edit: a struct dp_header_line whose text is in the arena or borrowed from a
+ * plugin's config (set_header_lines without copy). */
+#define edit dp_header_line
 
 /* Strings that do not fit the inline arena. */
 struct overflow {
@@ -49,11 +47,12 @@ struct dp_req_plugins {
     const char *new_query; /* NULL = unchanged */
     bool body_replaced;
     uint64_t body_len;
-    /* a plugin's response, sent after access returns */
+    /* a plugin's response, sent after access returns: header lines and body, kept across
+     * requests (shrunk after a large one) */
+    bool responded;
     int resp_status;
-    struct evbuffer *resp_head;
-    char *resp_body;
-    size_t resp_len;
+    struct gw_buf resp_head;
+    struct gw_buf resp_body;
     size_t used;
     struct overflow *more;
     char arena[ARENA_SIZE];
@@ -61,20 +60,28 @@ struct dp_req_plugins {
 
 #define PLG(pr) ((struct dp_req_plugins *)(pr))
 
+/* n bytes of room in the arena (or an overflow block), NULL when out of memory. */
+static char *room(struct dp_req_plugins *p, size_t n)
+{
+    if (n <= ARENA_SIZE - p->used) {
+        char *c = p->arena + p->used;
+        p->used += n;
+        return c;
+    }
+    struct overflow *o = malloc(sizeof(*o) + n);
+    if (!o)
+        return NULL;
+    o->next = p->more;
+    p->more = o;
+    return o->data;
+}
+
+/* A NUL-terminated copy of n bytes of s. */
 static const char *keep(struct dp_req_plugins *p, const char *s, size_t n)
 {
-    char *c;
-    if (n < ARENA_SIZE - p->used) {
-        c = p->arena + p->used;
-        p->used += n + 1;
-    } else {
-        struct overflow *o = malloc(sizeof(*o) + n + 1);
-        if (!o)
-            return NULL;
-        o->next = p->more;
-        p->more = o;
-        c = o->data;
-    }
+    char *c = room(p, n + 1);
+    if (!c)
+        return NULL;
     memcpy(c, s, n);
     c[n] = '\0';
     return c;
@@ -83,42 +90,77 @@ static const char *keep(struct dp_req_plugins *p, const char *s, size_t n)
 static const struct edit *edit_find(const struct edit *e, size_t n, const char *name, size_t nlen)
 {
     for (size_t i = 0; i < n; i++) {
-        if (e[i].nlen == nlen && ((e[i].name[0] ^ name[0]) & ~0x20) == 0 &&
-            strncasecmp(e[i].name, name, nlen) == 0)
+        if (e[i].nlen == nlen && ((e[i].line[0] ^ name[0]) & ~0x20) == 0 &&
+            strncasecmp(e[i].line, name, nlen) == 0)
             return &e[i];
     }
     return NULL;
 }
 
-/* Header names and values must not smuggle a line break into the head. */
-static bool safe_value(const char *s)
+/* Whether n bytes of s hold no line break (which would smuggle a header into the head). */
+static bool safe_mem(const char *s, size_t n)
 {
-    return !strpbrk(s, "\r\n");
+    return !memchr(s, '\n', n) && !memchr(s, '\r', n);
 }
 
+/* Sets (value) or removes (value NULL) header name in the edit list e: the edit is kept as one
+ * "Name: value\r\n" line, so writing the head is one copy per edit. */
 static enum gw_err edit_set(struct dp_req_plugins *p, struct edit *e, size_t *n, const char *name,
                             const char *value)
 {
     size_t nlen = strlen(name), vlen = value ? strlen(value) : 0;
-    if (!nlen || !safe_value(name) || (value && !safe_value(value)))
+    if (!nlen || !safe_mem(name, nlen) || (value && !safe_mem(value, vlen)))
         return GW_ERR_INVALID;
-    const char *v = value ? keep(p, value, vlen) : NULL;
-    if (value && !v)
-        return GW_ERR_NOMEM;
     struct edit *found = (struct edit *)edit_find(e, *n, name, nlen);
-    if (found) {
-        found->value = v;
-        found->vlen = vlen;
-        return GW_OK;
-    }
-    if (*n >= MAX_EDITS)
+    if (!found && *n >= MAX_EDITS)
         return GW_ERR_TOOBIG;
-    const char *nm = keep(p, name, nlen);
-    if (!nm)
+    char *line = room(p, value ? nlen + vlen + 5 : nlen + 1);
+    if (!line)
         return GW_ERR_NOMEM;
-    e[*n] = (struct edit){nm, v, nlen, vlen};
-    (*n)++;
+    memcpy(line, name, nlen);
+    if (value) {
+        line[nlen] = ':';
+        line[nlen + 1] = ' ';
+        memcpy(line + nlen + 2, value, vlen);
+        memcpy(line + nlen + 2 + vlen, "\r\n", 3);
+    } else {
+        line[nlen] = '\0';
+    }
+    if (!found)
+        found = &e[(*n)++];
+    *found = (struct edit){line, nlen, vlen, !value};
     return GW_OK;
+}
+
+/* Applies prepared lines to the edit list e (borrowed, or copied into the arena). */
+static enum gw_err edit_lines(struct dp_req_plugins *p, struct edit *e, size_t *n,
+                              const struct dp_header_line *l, size_t nl, bool copy)
+{
+    for (size_t i = 0; i < nl; i++) {
+        struct edit *found = (struct edit *)edit_find(e, *n, l[i].line, l[i].nlen);
+        if (!found && *n >= MAX_EDITS)
+            return GW_ERR_TOOBIG;
+        struct edit v = l[i];
+        if (copy) {
+            size_t len = v.removed ? v.nlen + 1 : v.nlen + v.vlen + 5;
+            char *c = room(p, len);
+            if (!c)
+                return GW_ERR_NOMEM;
+            memcpy(c, v.line, len - 1);
+            c[len - 1] = '\0';
+            v.line = c;
+        }
+        if (!found)
+            found = &e[(*n)++];
+        *found = v;
+    }
+    return GW_OK;
+}
+
+/* The value of an edit as a C string (a copy in the arena), NULL when removed. */
+static const char *edit_value(struct dp_req_plugins *p, const struct edit *e)
+{
+    return e->removed ? NULL : keep(p, e->line + e->nlen + 2, e->vlen);
 }
 
 /* ---- the request API --------------------------------------------------------------------- */
@@ -156,7 +198,7 @@ static const char *op_header(struct dp_plugin_req *pr, const char *name, size_t 
     struct dp_req_plugins *p = PLG(pr);
     const struct edit *e = edit_find(p->req_edits, p->nreq_edits, name, strlen(name));
     if (e)
-        return nth == 0 ? e->value : NULL;
+        return nth == 0 ? edit_value(p, e) : NULL;
     return hb_nth(p, &p->r->hb, 0, name, nth);
 }
 
@@ -279,48 +321,89 @@ static void op_response_headers_each(struct dp_plugin_req *pr, dp_plugin_req_hea
     }
 }
 
-static bool given(const struct dp_header *h, size_t n, const char *name)
+static bool given(const struct dp_header *h, size_t n, const char *name, size_t nlen)
 {
     for (size_t i = 0; i < n; i++) {
-        if (!strcasecmp(h[i].name, name))
+        if (((h[i].name[0] ^ name[0]) & ~0x20) == 0 && strlen(h[i].name) == nlen &&
+            !strncasecmp(h[i].name, name, nlen))
             return true;
     }
     return false;
 }
 
-static void head_line(struct evbuffer *b, const char *name, size_t nlen, const char *value,
-                      size_t vlen)
+/* Starts a plugin's response: the pending response headers a given one does not replace
+ * (given by the headers h or the lines l). */
+static enum gw_err respond_begin(struct dp_req_plugins *p, const struct dp_header *h, size_t n,
+                                 const struct dp_header_line *l, size_t nl)
 {
-    evbuffer_add(b, name, nlen);
-    evbuffer_add(b, ": ", 2);
-    evbuffer_add(b, value, vlen);
-    evbuffer_add(b, "\r\n", 2);
+    if (p->responded)
+        return GW_ERR_EXISTS;
+    struct gw_buf *o = &p->resp_head;
+    gw_buf_reset(o);
+    if (!o->data && gw_buf_reserve(o, 512) != GW_OK)
+        return GW_ERR_NOMEM;
+    for (size_t i = 0; i < p->nresp_edits; i++) {
+        const struct edit *e = &p->resp_edits[i];
+        if (e->removed || given(h, n, e->line, e->nlen) ||
+            (nl && edit_find(l, nl, e->line, e->nlen)))
+            continue;
+        dp_wb_mem(o, e->line, e->nlen + e->vlen + 4);
+    }
+    return GW_OK;
+}
+
+static enum gw_err respond_end(struct dp_req_plugins *p, int status, const char *body, size_t len)
+{
+    gw_buf_reset(&p->resp_body);
+    if (len && gw_buf_append(&p->resp_body, body, len) != GW_OK)
+        return GW_ERR_NOMEM;
+    p->resp_status = status;
+    p->responded = true;
+    return GW_OK;
 }
 
 static enum gw_err op_respond(struct dp_plugin_req *pr, int status, const struct dp_header *h,
                               size_t n, const char *body, size_t len)
 {
     struct dp_req_plugins *p = PLG(pr);
-    if (p->resp_head)
-        return GW_ERR_EXISTS;
-    if (!(p->resp_head = evbuffer_new()))
-        return GW_ERR_NOMEM;
-    for (size_t i = 0; i < p->nresp_edits; i++) {
-        const struct edit *e = &p->resp_edits[i];
-        if (e->value && !given(h, n, e->name))
-            head_line(p->resp_head, e->name, e->nlen, e->value, e->vlen);
-    }
+    enum gw_err e = respond_begin(p, h, n, NULL, 0);
+    if (e != GW_OK)
+        return e;
+    struct gw_buf *o = &p->resp_head;
     for (size_t i = 0; i < n; i++) {
-        if (safe_value(h[i].value) && safe_value(h[i].name))
-            head_line(p->resp_head, h[i].name, strlen(h[i].name), h[i].value, strlen(h[i].value));
+        size_t nl = strlen(h[i].name), vl = strlen(h[i].value);
+        if (!nl || !safe_mem(h[i].name, nl) || !safe_mem(h[i].value, vl))
+            continue;
+        dp_wb_mem(o, h[i].name, nl);
+        DP_WB_LIT(o, ": ");
+        dp_wb_mem(o, h[i].value, vl);
+        DP_WB_LIT(o, "\r\n");
     }
-    if (len && !(p->resp_body = malloc(len)))
-        return GW_ERR_NOMEM;
-    if (len)
-        memcpy(p->resp_body, body, len);
-    p->resp_len = len;
-    p->resp_status = status;
-    return GW_OK;
+    return respond_end(p, status, body, len);
+}
+
+static enum gw_err op_respond_lines(struct dp_plugin_req *pr, int status,
+                                    const struct dp_header_line *l, size_t n, const char *body,
+                                    size_t len)
+{
+    struct dp_req_plugins *p = PLG(pr);
+    enum gw_err e = respond_begin(p, NULL, 0, l, n);
+    if (e != GW_OK)
+        return e;
+    for (size_t i = 0; i < n; i++) {
+        if (!l[i].removed)
+            dp_wb_mem(&p->resp_head, l[i].line, l[i].nlen + l[i].vlen + 4);
+    }
+    return respond_end(p, status, body, len);
+}
+
+static enum gw_err op_set_header_lines(struct dp_plugin_req *pr, bool response,
+                                       const struct dp_header_line *l, size_t n, bool copy)
+{
+    struct dp_req_plugins *p = PLG(pr);
+    if (response)
+        return edit_lines(p, p->resp_edits, &p->nresp_edits, l, n, copy);
+    return edit_lines(p, p->req_edits, &p->nreq_edits, l, n, copy);
 }
 
 static const struct dp_plugin_req_ops ops = {
@@ -339,6 +422,8 @@ static const struct dp_plugin_req_ops ops = {
     .response_header = op_response_header,
     .response_headers_each = op_response_headers_each,
     .respond = op_respond,
+    .set_header_lines = op_set_header_lines,
+    .respond_lines = op_respond_lines,
 };
 
 /* ---- hooks ------------------------------------------------------------------------------- */
@@ -355,15 +440,22 @@ bool dp_req_plugins_wait_body(const struct dp_req *r)
     return (p->flags & F_CONTENT_LENGTH) && r->body_read + p->content_length <= BODY_WAIT_MAX;
 }
 
+/* Largest response buffers kept with a recycled request between requests. */
+#define RESP_KEEP_MAX (16 * 1024)
+
 bool dp_req_plugins_access(struct dp_req *r)
 {
     const struct dp_plugin_chain *chain = r->route ? r->route->plugins : NULL;
     if (!chain || dp_plugin_chain_empty(chain))
         return false;
     struct dp_req_plugins *p = r->plg;
-    if (!p && !(p = r->plg = malloc(sizeof(*p)))) {
-        dp_conn_respond(r->c, 500, NULL, NULL);
-        return true;
+    if (!p) {
+        if (!(p = r->plg = malloc(sizeof(*p)))) {
+            dp_conn_respond(r->c, 500, NULL, NULL);
+            return true;
+        }
+        gw_buf_init(&p->resp_head, 1 << 20);
+        gw_buf_init(&p->resp_body, 0);
     }
     p->base.ops = &ops;
     p->r = r;
@@ -371,10 +463,8 @@ bool dp_req_plugins_access(struct dp_req *r)
     p->nreq_edits = p->nresp_edits = 0;
     p->new_query = NULL;
     p->body_replaced = false;
+    p->responded = false;
     p->resp_status = 0;
-    p->resp_head = NULL;
-    p->resp_body = NULL;
-    p->resp_len = 0;
     p->used = 0;
     p->more = NULL;
     const char *url = r->hb.buf + r->url_o;
@@ -388,11 +478,12 @@ bool dp_req_plugins_access(struct dp_req *r)
                        r->c->tls ? DP_PLUGIN_PROTO_HTTPS : DP_PLUGIN_PROTO_HTTP);
     if (!dp_plugin_run_access(&p->run))
         return false;
-    if (!p->resp_head) { /* a plugin said it responded but could not build the response */
+    if (!p->responded) { /* a plugin said it responded but could not build the response */
         dp_conn_respond(r->c, 500, NULL, NULL);
         return true;
     }
-    dp_conn_respond_raw(r->c, p->resp_status, p->resp_head, p->resp_body, p->resp_len);
+    dp_conn_respond_raw(r->c, p->resp_status, p->resp_head.data, p->resp_head.len,
+                        p->resp_body.data, p->resp_body.len);
     return true;
 }
 
@@ -406,12 +497,8 @@ bool dp_req_plugins_header_edited(const struct dp_req *r, const char *name, size
 static void write_edits(const struct edit *e, size_t n, struct gw_buf *out)
 {
     for (size_t i = 0; i < n; i++) {
-        if (!e[i].value)
-            continue;
-        dp_wb_mem(out, e[i].name, e[i].nlen);
-        DP_WB_LIT(out, ": ");
-        dp_wb_mem(out, e[i].value, e[i].vlen);
-        DP_WB_LIT(out, "\r\n");
+        if (!e[i].removed)
+            dp_wb_mem(out, e[i].line, e[i].nlen + e[i].vlen + 4);
     }
 }
 
@@ -479,14 +566,18 @@ void dp_req_plugins_finish(struct dp_req *r)
         p->more = o->next;
         free(o);
     }
-    if (p->resp_head)
-        evbuffer_free(p->resp_head);
-    p->resp_head = NULL;
-    free(p->resp_body);
-    p->resp_body = NULL;
+    p->responded = false;
+    if (p->resp_head.cap > RESP_KEEP_MAX)
+        gw_buf_cleanup(&p->resp_head);
+    if (p->resp_body.cap > RESP_KEEP_MAX)
+        gw_buf_cleanup(&p->resp_body);
 }
 
 void dp_req_plugins_free(struct dp_req_plugins *p)
 {
+    if (!p)
+        return;
+    gw_buf_cleanup(&p->resp_head);
+    gw_buf_cleanup(&p->resp_body);
     free(p);
 }
