@@ -600,9 +600,7 @@ void dp_conn_respond_raw(struct dp_conn *c, int status, const char *headers, siz
     memcpy(pre + n, rs, rl);
     n += rl;
     n += PUT_LIT(pre + n, "\r\n");
-    evbuffer_add(out, pre, n);
-    if (hlen)
-        evbuffer_add(out, headers, hlen);
+    size_t pn = n;
     char post[256 + sizeof(r->id)];
     n = PUT_LIT(post, "Content-Length: ");
     n += put_u64(post + n, len);
@@ -618,9 +616,27 @@ void dp_conn_respond_raw(struct dp_conn *c, int status, const char *headers, siz
     memcpy(post + n, r->id, il);
     n += il;
     n += PUT_LIT(post + n, "\r\n\r\n");
-    evbuffer_add(out, post, n);
-    if (!head && len)
-        evbuffer_add(out, body, len);
+    size_t blen = head ? 0 : len, total = pn + hlen + n + blen;
+    struct evbuffer_iovec v;
+    if (total <= 64 * 1024 && evbuffer_reserve_space(out, (ev_ssize_t)total, &v, 1) == 1 &&
+        v.iov_len >= total) { /* one copy into one chain (a cache hit's usual case) */
+        char *d = v.iov_base;
+        memcpy(d, pre, pn);
+        if (hlen)
+            memcpy(d + pn, headers, hlen);
+        memcpy(d + pn + hlen, post, n);
+        if (blen)
+            memcpy(d + pn + hlen + n, body, blen);
+        v.iov_len = total;
+        evbuffer_commit_space(out, &v, 1);
+    } else {
+        evbuffer_add(out, pre, pn);
+        if (hlen)
+            evbuffer_add(out, headers, hlen);
+        evbuffer_add(out, post, n);
+        if (blen)
+            evbuffer_add(out, body, blen);
+    }
     r->status = status;
     r->resp_started = true;
     r->resp_complete = true;

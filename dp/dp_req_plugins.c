@@ -21,6 +21,8 @@
 /* Bounds on what plugins may add to one request (they add a handful). */
 #define MAX_EDITS  32
 #define ARENA_SIZE 2048
+/* Most headers of a plugin's response (a cache hit: its stored headers + 3). */
+#define MAX_GIVEN 72
 
 /* A header edit: a struct dp_header_line whose text is in the arena or borrowed from a
  * plugin's config (set_header_lines without copy). */
@@ -47,10 +49,13 @@ struct dp_req_plugins {
     const char *new_query; /* NULL = unchanged */
     bool body_replaced;
     uint64_t body_len;
-    /* a plugin's response, sent after access returns: header lines and body, kept across
-     * requests (shrunk after a large one) */
+    /* a plugin's response, sent after access and the header/body filters: its headers (lines
+     * in the arena), and the head and body buffers, kept across requests (shrunk after a large
+     * one) */
     bool responded;
     int resp_status;
+    struct edit given[MAX_GIVEN];
+    size_t ngiven;
     struct gw_buf resp_head;
     struct gw_buf resp_body;
     size_t used;
@@ -161,6 +166,16 @@ static enum gw_err edit_lines(struct dp_req_plugins *p, struct edit *e, size_t *
 static const char *edit_value(struct dp_req_plugins *p, const struct edit *e)
 {
     return e->removed ? NULL : keep(p, e->line + e->nlen + 2, e->vlen);
+}
+
+/* A header of a plugin's response replaced or removed after respond (by a header_filter). */
+static void given_drop(struct dp_req_plugins *p, const char *name, size_t nlen)
+{
+    for (size_t i = 0; i < p->ngiven; i++) {
+        struct edit *g = &p->given[i];
+        if (!g->removed && g->nlen == nlen && !strncasecmp(g->line, name, nlen))
+            g->removed = true;
+    }
 }
 
 /* ---- the request API --------------------------------------------------------------------- */
@@ -287,24 +302,73 @@ static enum gw_err op_set_response_header(struct dp_plugin_req *pr, const char *
                                           const char *value)
 {
     struct dp_req_plugins *p = PLG(pr);
-    return edit_set(p, p->resp_edits, &p->nresp_edits, name, value);
+    enum gw_err e = edit_set(p, p->resp_edits, &p->nresp_edits, name, value);
+    if (e == GW_OK && p->responded) /* a header filter on a plugin's response: it wins */
+        given_drop(p, name, strlen(name));
+    return e;
 }
 
 static int op_response_status(struct dp_plugin_req *pr)
 {
-    return PLG(pr)->r->status;
+    struct dp_req_plugins *p = PLG(pr);
+    return p->responded ? p->resp_status : p->r->status;
+}
+
+/* The nth header name of a plugin's response (its own, then the pending ones it keeps). */
+static const struct edit *respond_nth(struct dp_req_plugins *p, const char *name, size_t nth)
+{
+    size_t nlen = strlen(name);
+    for (size_t i = 0; i < p->ngiven; i++) {
+        const struct edit *g = &p->given[i];
+        if (!g->removed && g->nlen == nlen && !strncasecmp(g->line, name, nlen) && nth-- == 0)
+            return g;
+    }
+    for (size_t i = 0; i < p->nresp_edits; i++) {
+        const struct edit *e = &p->resp_edits[i];
+        if (!e->removed && e->nlen == nlen && !strncasecmp(e->line, name, nlen) &&
+            !edit_find(p->given, p->ngiven, name, nlen) && nth-- == 0)
+            return e;
+    }
+    return NULL;
 }
 
 static const char *op_response_header(struct dp_plugin_req *pr, const char *name, size_t nth)
 {
     struct dp_req_plugins *p = PLG(pr);
+    if (p->responded) {
+        const struct edit *e = respond_nth(p, name, nth);
+        return e ? edit_value(p, e) : NULL;
+    }
     return hb_nth(p, &p->r->rb, 1, name, nth); /* 0 is the reason phrase */
+}
+
+static void each_line(const struct edit *e, dp_plugin_req_header_fn fn, void *arg)
+{
+    char name[256], value[1024];
+    if (e->removed || e->nlen >= sizeof(name) || e->vlen >= sizeof(value))
+        return;
+    memcpy(name, e->line, e->nlen);
+    name[e->nlen] = '\0';
+    memcpy(value, e->line + e->nlen + 2, e->vlen);
+    value[e->vlen] = '\0';
+    fn(arg, name, value);
 }
 
 static void op_response_headers_each(struct dp_plugin_req *pr, dp_plugin_req_header_fn fn,
                                      void *arg)
 {
-    const struct dp_hblock *b = &PLG(pr)->r->rb;
+    struct dp_req_plugins *p = PLG(pr);
+    if (p->responded) { /* a plugin's response: the headers it will have */
+        for (size_t i = 0; i < p->ngiven; i++)
+            each_line(&p->given[i], fn, arg);
+        for (size_t i = 0; i < p->nresp_edits; i++) {
+            const struct edit *e = &p->resp_edits[i];
+            if (!edit_find(p->given, p->ngiven, e->line, e->nlen))
+                each_line(e, fn, arg);
+        }
+        return;
+    }
+    const struct dp_hblock *b = &p->r->rb;
     char name[256];
     for (size_t i = 1; i < b->n; i++) {
         if (b->h[i].nl >= sizeof(name))
@@ -321,34 +385,16 @@ static void op_response_headers_each(struct dp_plugin_req *pr, dp_plugin_req_hea
     }
 }
 
-static bool given(const struct dp_header *h, size_t n, const char *name, size_t nlen)
+static enum gw_err given_add(struct dp_req_plugins *p, const char *name, size_t nl,
+                             const char *value, size_t vl)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (((h[i].name[0] ^ name[0]) & ~0x20) == 0 && strlen(h[i].name) == nlen &&
-            !strncasecmp(h[i].name, name, nlen))
-            return true;
-    }
-    return false;
-}
-
-/* Starts a plugin's response: the pending response headers a given one does not replace
- * (given by the headers h or the lines l). */
-static enum gw_err respond_begin(struct dp_req_plugins *p, const struct dp_header *h, size_t n,
-                                 const struct dp_header_line *l, size_t nl)
-{
-    if (p->responded)
-        return GW_ERR_EXISTS;
-    struct gw_buf *o = &p->resp_head;
-    gw_buf_reset(o);
-    if (!o->data && gw_buf_reserve(o, 512) != GW_OK)
+    if (p->ngiven >= MAX_GIVEN)
+        return GW_ERR_TOOBIG;
+    char *line = room(p, nl + vl + 5);
+    if (!line)
         return GW_ERR_NOMEM;
-    for (size_t i = 0; i < p->nresp_edits; i++) {
-        const struct edit *e = &p->resp_edits[i];
-        if (e->removed || given(h, n, e->line, e->nlen) ||
-            (nl && edit_find(l, nl, e->line, e->nlen)))
-            continue;
-        dp_wb_mem(o, e->line, e->nlen + e->vlen + 4);
-    }
+    dp_header_line_put(line, nl + vl + 4, name, nl, value, vl, &p->given[p->ngiven++]);
+    line[nl + vl + 4] = '\0';
     return GW_OK;
 }
 
@@ -366,18 +412,16 @@ static enum gw_err op_respond(struct dp_plugin_req *pr, int status, const struct
                               size_t n, const char *body, size_t len)
 {
     struct dp_req_plugins *p = PLG(pr);
-    enum gw_err e = respond_begin(p, h, n, NULL, 0);
-    if (e != GW_OK)
-        return e;
-    struct gw_buf *o = &p->resp_head;
+    if (p->responded)
+        return GW_ERR_EXISTS;
+    p->ngiven = 0;
     for (size_t i = 0; i < n; i++) {
         size_t nl = strlen(h[i].name), vl = strlen(h[i].value);
         if (!nl || !safe_mem(h[i].name, nl) || !safe_mem(h[i].value, vl))
             continue;
-        dp_wb_mem(o, h[i].name, nl);
-        DP_WB_LIT(o, ": ");
-        dp_wb_mem(o, h[i].value, vl);
-        DP_WB_LIT(o, "\r\n");
+        enum gw_err e = given_add(p, h[i].name, nl, h[i].value, vl);
+        if (e != GW_OK)
+            return e;
     }
     return respond_end(p, status, body, len);
 }
@@ -387,22 +431,56 @@ static enum gw_err op_respond_lines(struct dp_plugin_req *pr, int status,
                                     size_t len)
 {
     struct dp_req_plugins *p = PLG(pr);
-    enum gw_err e = respond_begin(p, NULL, 0, l, n);
-    if (e != GW_OK)
-        return e;
+    if (p->responded)
+        return GW_ERR_EXISTS;
+    p->ngiven = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!l[i].removed)
-            dp_wb_mem(&p->resp_head, l[i].line, l[i].nlen + l[i].vlen + 4);
+        if (l[i].removed)
+            continue;
+        enum gw_err e = given_add(p, l[i].line, l[i].nlen, l[i].line + l[i].nlen + 2, l[i].vlen);
+        if (e != GW_OK)
+            return e;
     }
     return respond_end(p, status, body, len);
+}
+
+/* The head of a plugin's response: the pending response headers a header of the response does
+ * not replace (those set after respond, by header filters, replaced them already), then the
+ * response's own. */
+static void respond_head(struct dp_req_plugins *p)
+{
+    struct gw_buf *o = &p->resp_head;
+    gw_buf_reset(o);
+    for (size_t i = 0; i < p->nresp_edits; i++) {
+        const struct edit *e = &p->resp_edits[i];
+        if (e->removed)
+            continue;
+        bool replaced = false;
+        for (size_t j = 0; j < p->ngiven && !replaced; j++) {
+            const struct edit *g = &p->given[j];
+            replaced = !g->removed && g->nlen == e->nlen &&
+                       ((g->line[0] ^ e->line[0]) & ~0x20) == 0 &&
+                       !strncasecmp(g->line, e->line, e->nlen);
+        }
+        if (!replaced)
+            dp_wb_mem(o, e->line, e->nlen + e->vlen + 4);
+    }
+    for (size_t j = 0; j < p->ngiven; j++) {
+        if (!p->given[j].removed)
+            dp_wb_mem(o, p->given[j].line, p->given[j].nlen + p->given[j].vlen + 4);
+    }
 }
 
 static enum gw_err op_set_header_lines(struct dp_plugin_req *pr, bool response,
                                        const struct dp_header_line *l, size_t n, bool copy)
 {
     struct dp_req_plugins *p = PLG(pr);
-    if (response)
-        return edit_lines(p, p->resp_edits, &p->nresp_edits, l, n, copy);
+    if (response) {
+        enum gw_err e = edit_lines(p, p->resp_edits, &p->nresp_edits, l, n, copy);
+        for (size_t i = 0; e == GW_OK && p->responded && i < n; i++)
+            given_drop(p, l[i].line, l[i].nlen);
+        return e;
+    }
     return edit_lines(p, p->req_edits, &p->nreq_edits, l, n, copy);
 }
 
@@ -465,6 +543,7 @@ bool dp_req_plugins_access(struct dp_req *r)
     p->body_replaced = false;
     p->responded = false;
     p->resp_status = 0;
+    p->ngiven = 0;
     p->used = 0;
     p->more = NULL;
     const char *url = r->hb.buf + r->url_o;
@@ -482,6 +561,11 @@ bool dp_req_plugins_access(struct dp_req *r)
         dp_conn_respond(r->c, 500, NULL, NULL);
         return true;
     }
+    /* As in Kong, the header and body filters of the request's plugins see a response a plugin
+     * produced too (they may change its headers), then it is sent. */
+    dp_plugin_run_header_filter(&p->run);
+    dp_plugin_run_body_filter(&p->run, p->resp_body.data, p->resp_body.len, true);
+    respond_head(p);
     dp_conn_respond_raw(r->c, p->resp_status, p->resp_head.data, p->resp_head.len,
                         p->resp_body.data, p->resp_body.len);
     return true;

@@ -94,17 +94,19 @@ struct dp_plugin_req_ops {
      * another plugin, the proxy). May be called in access and header_filter. Copied. */
     enum gw_err (*set_response_header)(struct dp_plugin_req *r, const char *name,
                                        const char *value);
-    /* Upstream response status; valid from header_filter on. */
+    /* Response status (the upstream's, or a plugin's response); valid from header_filter on. */
     int (*response_status)(struct dp_plugin_req *r);
-    /* nth value of an upstream response header; valid from header_filter on. */
+    /* nth value of a response header (upstream's, or a plugin's response with the pending
+     * headers it keeps); valid from header_filter on. */
     const char *(*response_header)(struct dp_plugin_req *r, const char *name, size_t nth);
     /* Calls fn for each upstream response header in order; valid from header_filter on. */
     void (*response_headers_each)(struct dp_plugin_req *r, dp_plugin_req_header_fn fn, void *arg);
     /* Ends the request with this response instead of proxying it (access phase only). Every
      * header given is sent (repeated names allowed); headers set with set_response_header are
      * sent too unless a header of the same name is given here. Content-Length comes from len
-     * (no body is sent for HEAD). Copies body and headers. Other plugins' header_filter and
-     * body_filter do not run for it; log does. */
+     * (no body is sent for HEAD). Copies body and headers. The header_filter and body_filter of
+     * the request's plugins then run on it (set_response_header there replaces its headers),
+     * as in Kong; log runs too. */
     enum gw_err (*respond)(struct dp_plugin_req *r, int status, const struct dp_header *headers,
                            size_t nheaders, const char *body, size_t len);
     /* The fast forms of set_header/clear_header (response false) and set_response_header

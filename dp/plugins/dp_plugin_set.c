@@ -563,23 +563,21 @@ bool dp_plugin_run_access(struct dp_plugin_run *run)
         const struct dp_plugin_instance *in = resolve(run, t);
         if (!in || !(in->protocols & (1u << run->proto)))
             continue;
+        /* Kong's collecting iterator: once a plugin responded, the rest are still collected
+         * (their header_filter, body_filter and log run) but their access does not */
         run->active[t] = in;
-        if (!in->ops->access)
+        if (!in->ops->access || run->responded)
             continue;
         struct dp_plugin_call c;
         call_init(run, t, &c);
-        if (in->ops->access(&c) == DP_PLUGIN_RESPONDED) {
+        if (in->ops->access(&c) == DP_PLUGIN_RESPONDED)
             run->responded = true;
-            return true;
-        }
     }
-    return false;
+    return run->responded;
 }
 
 void dp_plugin_run_header_filter(struct dp_plugin_run *run)
 {
-    if (run->responded)
-        return;
     for (size_t t = 0; t < NTYPES; t++) {
         if (!run->active[t] || !run->active[t]->ops->header_filter)
             continue;
@@ -591,8 +589,6 @@ void dp_plugin_run_header_filter(struct dp_plugin_run *run)
 
 void dp_plugin_run_body_filter(struct dp_plugin_run *run, const char *data, size_t len, bool eof)
 {
-    if (run->responded)
-        return;
     for (size_t t = 0; t < NTYPES; t++) {
         if (!run->active[t] || !run->active[t]->ops->body_filter)
             continue;
