@@ -58,6 +58,10 @@ struct dp_req_plugins {
     size_t ngiven;
     struct gw_buf resp_head;
     struct gw_buf resp_body;
+    const char *body_ref; /* a borrowed body (respond_lines with release), or NULL */
+    size_t body_ref_len;
+    void (*release)(void *arg); /* releases what the borrowed lines and body live in */
+    void *release_arg;
     size_t used;
     struct overflow *more;
     char arena[ARENA_SIZE];
@@ -428,7 +432,7 @@ static enum gw_err op_respond(struct dp_plugin_req *pr, int status, const struct
 
 static enum gw_err op_respond_lines(struct dp_plugin_req *pr, int status,
                                     const struct dp_header_line *l, size_t n, const char *body,
-                                    size_t len)
+                                    size_t len, void (*release)(void *arg), void *arg)
 {
     struct dp_req_plugins *p = PLG(pr);
     if (p->responded)
@@ -437,11 +441,25 @@ static enum gw_err op_respond_lines(struct dp_plugin_req *pr, int status,
     for (size_t i = 0; i < n; i++) {
         if (l[i].removed)
             continue;
+        if (release) { /* borrowed until release */
+            if (p->ngiven >= MAX_GIVEN)
+                return GW_ERR_TOOBIG;
+            p->given[p->ngiven++] = l[i];
+            continue;
+        }
         enum gw_err e = given_add(p, l[i].line, l[i].nlen, l[i].line + l[i].nlen + 2, l[i].vlen);
         if (e != GW_OK)
             return e;
     }
-    return respond_end(p, status, body, len);
+    if (!release)
+        return respond_end(p, status, body, len);
+    p->body_ref = body ? body : "";
+    p->body_ref_len = len;
+    p->release = release;
+    p->release_arg = arg;
+    p->resp_status = status;
+    p->responded = true;
+    return GW_OK;
 }
 
 /* The head of a plugin's response: the pending response headers a header of the response does
@@ -544,6 +562,8 @@ bool dp_req_plugins_access(struct dp_req *r)
     p->responded = false;
     p->resp_status = 0;
     p->ngiven = 0;
+    p->body_ref = NULL;
+    p->release = NULL;
     p->used = 0;
     p->more = NULL;
     const char *url = r->hb.buf + r->url_o;
@@ -564,10 +584,11 @@ bool dp_req_plugins_access(struct dp_req *r)
     /* As in Kong, the header and body filters of the request's plugins see a response a plugin
      * produced too (they may change its headers), then it is sent. */
     dp_plugin_run_header_filter(&p->run);
-    dp_plugin_run_body_filter(&p->run, p->resp_body.data, p->resp_body.len, true);
+    const char *body = p->body_ref ? p->body_ref : p->resp_body.data;
+    size_t blen = p->body_ref ? p->body_ref_len : p->resp_body.len;
+    dp_plugin_run_body_filter(&p->run, body, blen, true);
     respond_head(p);
-    dp_conn_respond_raw(r->c, p->resp_status, p->resp_head.data, p->resp_head.len,
-                        p->resp_body.data, p->resp_body.len);
+    dp_conn_respond_raw(r->c, p->resp_status, p->resp_head.data, p->resp_head.len, body, blen);
     return true;
 }
 
@@ -651,6 +672,12 @@ void dp_req_plugins_finish(struct dp_req *r)
         free(o);
     }
     p->responded = false;
+    p->ngiven = 0;
+    p->body_ref = NULL;
+    if (p->release) {
+        p->release(p->release_arg);
+        p->release = NULL;
+    }
     if (p->resp_head.cap > RESP_KEEP_MAX)
         gw_buf_cleanup(&p->resp_head);
     if (p->resp_body.cap > RESP_KEEP_MAX)

@@ -62,6 +62,7 @@ struct dp_cache_entry *dp_cache_entry_create(int status, const char *key,
     size_t strings = 0;
     for (size_t i = 0; i < nheaders; i++) /* name\0value\0 and "name: value\r\n" */
         strings += 2 * (strlen(headers[i].name) + strlen(headers[i].value)) + 6;
+    strings += 128; /* the hit lines: X-Cache-Status (21 bytes), X-Cache-Key (at most 79) */
     size_t total = sizeof(struct dp_cache_entry) +
                    nheaders * (sizeof(struct dp_header) + sizeof(struct dp_header_line)) + strings +
                    body_len + 1;
@@ -92,6 +93,9 @@ struct dp_cache_entry *dp_cache_entry_create(int status, const char *key,
     size_t kl = key ? strnlen(key, sizeof(e->key) - 1) : 0;
     memcpy(e->key, key ? key : "", kl);
     e->key[kl] = '\0';
+    p += body_len + 1;
+    p += dp_header_line_put(p, 24, "X-Cache-Status", 14, "Hit", 3, &e->hit_status);
+    dp_header_line_put(p, 16 + kl, "X-Cache-Key", 11, e->key, kl, &e->hit_key);
     e->nheaders = nheaders;
     e->status = status;
     e->timestamp = timestamp;
@@ -100,6 +104,11 @@ struct dp_cache_entry *dp_cache_entry_create(int status, const char *key,
     e->size = total + ENTRY_OVERHEAD;
     atomic_init(&e->refs, 1);
     return e;
+}
+
+void dp_cache_entry_ref(struct dp_cache_entry *e)
+{
+    atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
 }
 
 void dp_cache_entry_release(struct dp_cache_entry *e)
@@ -152,10 +161,14 @@ static void node_remove(struct dp_cache_store *s, struct node *n)
     free(n);
 }
 
-static struct node *lookup_node(struct dp_cache_store *s, const char *k, size_t klen, uint64_t h)
+/* The node of ns "\x1f" lookup. Nodes are hashed by their lookup key only (the namespaces
+ * are a few plugin ids): no copy of the full key to look one up. Lock held. */
+static struct node *lookup_node(struct dp_cache_store *s, const char *ns, size_t nslen,
+                                const char *lookup, size_t klen, uint64_t h)
 {
     struct node *n = s->buckets[h & (s->nbuckets - 1)];
-    while (n && !(n->hash == h && n->keylen == klen && memcmp(n->key, k, klen) == 0))
+    while (n && !(n->hash == h && n->nslen == nslen && n->keylen == nslen + 1 + klen &&
+                  memcmp(n->key + nslen + 1, lookup, klen) == 0 && memcmp(n->key, ns, nslen) == 0))
         n = n->hnext;
     return n;
 }
@@ -191,50 +204,31 @@ void dp_cache_store_destroy(struct dp_cache_store *s)
     free(s);
 }
 
-/* ns "\x1f" lookup into buf (bufsize bytes) or a malloc'd block when it does not fit. */
-static char *make_key(const char *ns, const char *lookup, size_t klen, char *buf, size_t bufsize,
-                      size_t *len, size_t *nslen)
-{
-    *nslen = strlen(ns);
-    *len = *nslen + 1 + klen;
-    char *k = *len < bufsize ? buf : malloc(*len + 1);
-    if (!k)
-        return NULL;
-    memcpy(k, ns, *nslen);
-    k[*nslen] = '\x1f';
-    memcpy(k + *nslen + 1, lookup, klen);
-    k[*len] = '\0';
-    return k;
-}
-
 enum gw_err dp_cache_store_put(struct dp_cache_store *s, const char *ns, const char *lookup,
                                size_t klen, struct dp_cache_entry *e)
 {
-    size_t len, nslen;
     if (e->size > dp_cache_store_entry_max(s)) {
         dp_cache_entry_release(e);
         return GW_ERR_TOOBIG;
     }
-    char buf[1024];
-    char *k = make_key(ns, lookup, klen, buf, sizeof(buf), &len, &nslen);
-    struct node *n = k ? malloc(sizeof(*n) + len + 1) : NULL;
+    size_t nslen = strlen(ns), len = nslen + 1 + klen;
+    struct node *n = malloc(sizeof(*n) + len + 1);
     if (!n) {
-        if (k != buf)
-            free(k);
         dp_cache_entry_release(e);
         return GW_ERR_NOMEM;
     }
-    memcpy(n->key, k, len + 1);
-    if (k != buf)
-        free(k);
+    memcpy(n->key, ns, nslen);
+    n->key[nslen] = '\x1f';
+    memcpy(n->key + nslen + 1, lookup, klen);
+    n->key[len] = '\0';
     n->keylen = len;
     n->nslen = nslen;
-    n->hash = dp_plugin_hash(n->key, len);
+    n->hash = dp_plugin_hash(lookup, klen);
     n->entry = e;
     n->prev = n->next = n->hnext = NULL;
     size_t need = node_size(n);
     pthread_mutex_lock(&s->lock);
-    struct node *old = lookup_node(s, n->key, len, n->hash);
+    struct node *old = lookup_node(s, ns, nslen, lookup, klen, n->hash);
     if (old)
         node_remove(s, old);
     while (s->tail && s->bytes + need > s->max_bytes)
@@ -260,15 +254,11 @@ enum gw_err dp_cache_store_put(struct dp_cache_store *s, const char *ns, const c
 struct dp_cache_entry *dp_cache_store_get(struct dp_cache_store *s, const char *ns,
                                           const char *lookup, size_t klen, int64_t now)
 {
-    size_t len, nslen;
-    char buf[1024];
-    char *k = make_key(ns, lookup, klen, buf, sizeof(buf), &len, &nslen);
-    if (!k)
-        return NULL;
-    uint64_t h = dp_plugin_hash(k, len);
+    uint64_t h = dp_plugin_hash(lookup, klen);
+    size_t nslen = strlen(ns);
     struct dp_cache_entry *e = NULL;
     pthread_mutex_lock(&s->lock);
-    struct node *n = lookup_node(s, k, len, h);
+    struct node *n = lookup_node(s, ns, nslen, lookup, klen, h);
     if (n && n->entry->expires_at <= now) {
         node_remove(s, n);
         n = NULL;
@@ -282,8 +272,6 @@ struct dp_cache_entry *dp_cache_store_get(struct dp_cache_store *s, const char *
         atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
     }
     pthread_mutex_unlock(&s->lock);
-    if (k != buf)
-        free(k);
     return e;
 }
 

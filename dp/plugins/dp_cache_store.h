@@ -23,7 +23,8 @@ struct dp_cache_entry {
     size_t nheaders;
     struct dp_header *headers;    /* name/value strings live in the entry */
     struct dp_header_line *lines; /* the same headers as prepared lines (for respond_lines) */
-    const char *body;             /* body_len bytes (not NUL-terminated) */
+    struct dp_header_line hit_status, hit_key; /* "X-Cache-Status: Hit", "X-Cache-Key: <key>" */
+    const char *body;                          /* body_len bytes (not NUL-terminated) */
     size_t body_len;
     int64_t timestamp;  /* unix seconds when stored */
     int64_t ttl;        /* freshness lifetime (seconds) computed from the response */
@@ -54,6 +55,9 @@ struct dp_cache_entry *dp_cache_entry_create(int status, const char *key,
 /* Drops one reference; frees the entry at zero. Accepts NULL. Any thread. */
 void dp_cache_entry_release(struct dp_cache_entry *e);
 
+/* Takes one more reference. Any thread. */
+void dp_cache_entry_ref(struct dp_cache_entry *e);
+
 /* Stores e (takes ownership of the caller's reference) under ns + the lookup key (klen bytes,
  * any bytes; the proxy-cache plugin uses the text it hashes into the public key, so a hit
  * needs no digest), replacing an older entry, evicting least recently used entries until it
@@ -64,7 +68,7 @@ enum gw_err dp_cache_store_put(struct dp_cache_store *s, const char *ns, const c
 
 /* The entry under ns + lookup key that has not expired at now (unix s), with a new reference
  * (release with dp_cache_entry_release), or NULL. Marks it most recently used; drops it if
- * expired. No allocation for keys up to 1 KiB. Any thread. */
+ * expired. No allocation, no copy of the key. Any thread. */
 struct dp_cache_entry *dp_cache_store_get(struct dp_cache_store *s, const char *ns,
                                           const char *lookup, size_t klen, int64_t now);
 

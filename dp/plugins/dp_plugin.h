@@ -116,10 +116,13 @@ struct dp_plugin_req_ops {
     enum gw_err (*set_header_lines)(struct dp_plugin_req *r, bool response,
                                     const struct dp_header_line *lines, size_t n, bool copy);
     /* respond with prepared header lines (the removed ones are ignored), for a response kept
-     * ready (a cache hit); same rules as respond otherwise. */
+     * ready (a cache hit); same rules as respond otherwise. release NULL: lines and body are
+     * copied. Else they are borrowed, not copied, until the proxy calls release(arg), once,
+     * when the request ends (the caller hands over a reference to what holds them); on an error
+     * return release is not called. */
     enum gw_err (*respond_lines)(struct dp_plugin_req *r, int status,
                                  const struct dp_header_line *lines, size_t n, const char *body,
-                                 size_t len);
+                                 size_t len, void (*release)(void *arg), void *arg);
 };
 
 /* Base of the proxy's request object: embed it (first member or not) and point ops at a

@@ -198,7 +198,7 @@ static enum gw_err fx_set_header_lines(struct dp_plugin_req *r, bool response,
 }
 static enum gw_err fx_respond_lines(struct dp_plugin_req *r, int status,
                                     const struct dp_header_line *l, size_t n, const char *body,
-                                    size_t len)
+                                    size_t len, void (*release)(void *arg), void *arg)
 {
     struct dp_header h[FX_MAX];
     static char names[FX_MAX][64], values[FX_MAX][512];
@@ -210,7 +210,10 @@ static enum gw_err fx_respond_lines(struct dp_plugin_req *r, int status,
         h[k] = (struct dp_header){names[k], values[k]};
         k++;
     }
-    return fx_respond(r, status, h, k, body, len);
+    enum gw_err e = fx_respond(r, status, h, k, body, len);
+    if (release) /* copied: the fake request ends here */
+        release(arg);
+    return e;
 }
 
 FX_UNUSED static const struct dp_plugin_req_ops fx_ops = {
