@@ -56,12 +56,22 @@ static const char *const rl_limit_by[] = {"consumer", "credential",     "ip", "s
                                           "path",     "consumer-group", NULL};
 static const char *const rl_policies[] = {"local", "cluster", "redis", NULL};
 
+/* Portico's data planes count with policy local only: 'cluster' needs the database (as in
+ * Kong's hybrid mode), 'redis' is not implemented by the data plane (its counting would have to
+ * wait for Redis without blocking the worker), so both are refused here rather than silently
+ * counted per node. */
 static bool policy_check(const json_t *v, char *err, size_t errlen)
 {
     if (gw_sf_str_is(v, "cluster")) {
         snprintf(err, errlen,
                  "the 'cluster' policy is not supported in hybrid mode (data planes have no "
-                 "database); use 'local' or 'redis'");
+                 "database); use 'local'");
+        return false;
+    }
+    if (gw_sf_str_is(v, "redis")) {
+        snprintf(err, errlen,
+                 "the 'redis' policy is not supported by Portico's data planes yet; use "
+                 "'local' (counters per data plane node)");
         return false;
     }
     return true;

@@ -197,10 +197,11 @@ void dp_conn_process(struct dp_conn *c);
  * for the current request and completes it. extra: more header lines ("Name: v\r\n") or NULL. */
 void dp_conn_respond(struct dp_conn *c, int status, const char *message, const char *extra);
 
-/* dp_conn.c: sends a response produced by a plugin (status, header lines "Name: v\r\n" in
- * headers (borrowed, may be NULL), body of len bytes) for the current request and completes it. */
-void dp_conn_respond_raw(struct dp_conn *c, int status, struct evbuffer *headers, const char *body,
-                         size_t len);
+/* dp_conn.c: sends a response produced by a plugin (status, hlen bytes of header lines
+ * "Name: v\r\n" in headers, body of len bytes; both borrowed, copied into the output) for the
+ * current request and completes it. No printf: cache hits are served through it. */
+void dp_conn_respond_raw(struct dp_conn *c, int status, const char *headers, size_t hlen,
+                         const char *body, size_t len);
 
 /* dp_conn.c: closes the client connection now (and its request). */
 void dp_conn_close(struct dp_conn *c);

@@ -54,14 +54,17 @@ size_t dp_cache_store_entry_max(const struct dp_cache_store *s)
     return m > ENTRY_MAX_CAP ? ENTRY_MAX_CAP : m;
 }
 
-struct dp_cache_entry *dp_cache_entry_create(int status, const struct dp_header *headers,
-                                             size_t nheaders, const char *body, size_t body_len,
-                                             int64_t timestamp, int64_t ttl, int64_t expires_at)
+struct dp_cache_entry *dp_cache_entry_create(int status, const char *key,
+                                             const struct dp_header *headers, size_t nheaders,
+                                             const char *body, size_t body_len, int64_t timestamp,
+                                             int64_t ttl, int64_t expires_at)
 {
     size_t strings = 0;
-    for (size_t i = 0; i < nheaders; i++)
-        strings += strlen(headers[i].name) + strlen(headers[i].value) + 2;
-    size_t total = sizeof(struct dp_cache_entry) + nheaders * sizeof(struct dp_header) + strings +
+    for (size_t i = 0; i < nheaders; i++) /* name\0value\0 and "name: value\r\n" */
+        strings += 2 * (strlen(headers[i].name) + strlen(headers[i].value)) + 6;
+    strings += 128; /* the hit lines: X-Cache-Status (21 bytes), X-Cache-Key (at most 79) */
+    size_t total = sizeof(struct dp_cache_entry) +
+                   nheaders * (sizeof(struct dp_header) + sizeof(struct dp_header_line)) + strings +
                    body_len + 1;
     struct dp_cache_entry *e = malloc(total);
     if (!e)
@@ -69,20 +72,30 @@ struct dp_cache_entry *dp_cache_entry_create(int status, const struct dp_header 
     char *p = (char *)(e + 1);
     e->headers = (struct dp_header *)p;
     p += nheaders * sizeof(struct dp_header);
+    e->lines = (struct dp_header_line *)p;
+    p += nheaders * sizeof(struct dp_header_line);
     for (size_t i = 0; i < nheaders; i++) {
-        size_t nl = strlen(headers[i].name) + 1, vl = strlen(headers[i].value) + 1;
-        memcpy(p, headers[i].name, nl);
+        size_t nl = strlen(headers[i].name), vl = strlen(headers[i].value);
+        memcpy(p, headers[i].name, nl + 1);
         e->headers[i].name = p;
-        p += nl;
-        memcpy(p, headers[i].value, vl);
+        p += nl + 1;
+        memcpy(p, headers[i].value, vl + 1);
         e->headers[i].value = p;
-        p += vl;
+        p += vl + 1;
+        p += dp_header_line_put(p, nl + vl + 4, headers[i].name, nl, headers[i].value, vl,
+                                &e->lines[i]);
     }
     if (body_len)
         memcpy(p, body, body_len);
     p[body_len] = '\0';
     e->body = p;
     e->body_len = body_len;
+    size_t kl = key ? strnlen(key, sizeof(e->key) - 1) : 0;
+    memcpy(e->key, key ? key : "", kl);
+    e->key[kl] = '\0';
+    p += body_len + 1;
+    p += dp_header_line_put(p, 24, "X-Cache-Status", 14, "Hit", 3, &e->hit_status);
+    dp_header_line_put(p, 16 + kl, "X-Cache-Key", 11, e->key, kl, &e->hit_key);
     e->nheaders = nheaders;
     e->status = status;
     e->timestamp = timestamp;
@@ -91,6 +104,11 @@ struct dp_cache_entry *dp_cache_entry_create(int status, const struct dp_header 
     e->size = total + ENTRY_OVERHEAD;
     atomic_init(&e->refs, 1);
     return e;
+}
+
+void dp_cache_entry_ref(struct dp_cache_entry *e)
+{
+    atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
 }
 
 void dp_cache_entry_release(struct dp_cache_entry *e)
@@ -143,10 +161,14 @@ static void node_remove(struct dp_cache_store *s, struct node *n)
     free(n);
 }
 
-static struct node *lookup(struct dp_cache_store *s, const char *k, size_t klen, uint64_t h)
+/* The node of ns "\x1f" lookup. Nodes are hashed by their lookup key only (the namespaces
+ * are a few plugin ids): no copy of the full key to look one up. Lock held. */
+static struct node *lookup_node(struct dp_cache_store *s, const char *ns, size_t nslen,
+                                const char *lookup, size_t klen, uint64_t h)
 {
     struct node *n = s->buckets[h & (s->nbuckets - 1)];
-    while (n && !(n->hash == h && n->keylen == klen && memcmp(n->key, k, klen) == 0))
+    while (n && !(n->hash == h && n->nslen == nslen && n->keylen == nslen + 1 + klen &&
+                  memcmp(n->key + nslen + 1, lookup, klen) == 0 && memcmp(n->key, ns, nslen) == 0))
         n = n->hnext;
     return n;
 }
@@ -182,45 +204,31 @@ void dp_cache_store_destroy(struct dp_cache_store *s)
     free(s);
 }
 
-static char *make_key(const char *ns, const char *key, size_t *len, size_t *nslen)
+enum gw_err dp_cache_store_put(struct dp_cache_store *s, const char *ns, const char *lookup,
+                               size_t klen, struct dp_cache_entry *e)
 {
-    *nslen = strlen(ns);
-    size_t kl = strlen(key);
-    *len = *nslen + 1 + kl;
-    char *k = malloc(*len + 1);
-    if (!k)
-        return NULL;
-    memcpy(k, ns, *nslen);
-    k[*nslen] = '\x1f';
-    memcpy(k + *nslen + 1, key, kl + 1);
-    return k;
-}
-
-enum gw_err dp_cache_store_put(struct dp_cache_store *s, const char *ns, const char *key,
-                               struct dp_cache_entry *e)
-{
-    size_t klen, nslen;
     if (e->size > dp_cache_store_entry_max(s)) {
         dp_cache_entry_release(e);
         return GW_ERR_TOOBIG;
     }
-    char *k = make_key(ns, key, &klen, &nslen);
-    struct node *n = k ? malloc(sizeof(*n) + klen + 1) : NULL;
+    size_t nslen = strlen(ns), len = nslen + 1 + klen;
+    struct node *n = malloc(sizeof(*n) + len + 1);
     if (!n) {
-        free(k);
         dp_cache_entry_release(e);
         return GW_ERR_NOMEM;
     }
-    memcpy(n->key, k, klen + 1);
-    free(k);
-    n->keylen = klen;
+    memcpy(n->key, ns, nslen);
+    n->key[nslen] = '\x1f';
+    memcpy(n->key + nslen + 1, lookup, klen);
+    n->key[len] = '\0';
+    n->keylen = len;
     n->nslen = nslen;
-    n->hash = dp_plugin_hash(n->key, klen);
+    n->hash = dp_plugin_hash(lookup, klen);
     n->entry = e;
     n->prev = n->next = n->hnext = NULL;
     size_t need = node_size(n);
     pthread_mutex_lock(&s->lock);
-    struct node *old = lookup(s, n->key, klen, n->hash);
+    struct node *old = lookup_node(s, ns, nslen, lookup, klen, n->hash);
     if (old)
         node_remove(s, old);
     while (s->tail && s->bytes + need > s->max_bytes)
@@ -243,29 +251,27 @@ enum gw_err dp_cache_store_put(struct dp_cache_store *s, const char *ns, const c
     return GW_OK;
 }
 
-struct dp_cache_entry *dp_cache_store_get(struct dp_cache_store *s, const char *ns, const char *key,
-                                          int64_t now)
+struct dp_cache_entry *dp_cache_store_get(struct dp_cache_store *s, const char *ns,
+                                          const char *lookup, size_t klen, int64_t now)
 {
-    size_t klen, nslen;
-    char *k = make_key(ns, key, &klen, &nslen);
-    if (!k)
-        return NULL;
-    uint64_t h = dp_plugin_hash(k, klen);
+    uint64_t h = dp_plugin_hash(lookup, klen);
+    size_t nslen = strlen(ns);
     struct dp_cache_entry *e = NULL;
     pthread_mutex_lock(&s->lock);
-    struct node *n = lookup(s, k, klen, h);
+    struct node *n = lookup_node(s, ns, nslen, lookup, klen, h);
     if (n && n->entry->expires_at <= now) {
         node_remove(s, n);
         n = NULL;
     }
     if (n) {
-        lru_unlink(s, n);
-        lru_push_front(s, n);
+        if (s->head != n) {
+            lru_unlink(s, n);
+            lru_push_front(s, n);
+        }
         e = n->entry;
-        atomic_fetch_add(&e->refs, 1);
+        atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
     }
     pthread_mutex_unlock(&s->lock);
-    free(k);
     return e;
 }
 
@@ -276,7 +282,7 @@ enum gw_err dp_cache_store_purge(struct dp_cache_store *s, const char *key)
     struct node *n = s->head;
     while (n) {
         struct node *next = n->next;
-        if (!key || (n->keylen - n->nslen - 1 == kl && !memcmp(n->key + n->nslen + 1, key, kl))) {
+        if (!key || (strlen(n->entry->key) == kl && !memcmp(n->entry->key, key, kl))) {
             node_remove(s, n);
             removed++;
         }

@@ -52,6 +52,16 @@ struct dp_header {
     const char *value;
 };
 
+/* A header edit prepared as one line "Name: value\r\n" (nlen + 2 + vlen + 2 bytes at line), or
+ * only the name (nlen bytes) when the header is removed. Lines are trusted by the proxy: build
+ * them with dp_header_line_make (which refuses CR and LF in names and values) or from constants
+ * and digits. */
+struct dp_header_line {
+    const char *line;
+    size_t nlen, vlen;
+    bool removed;
+};
+
 /* Called once per response header by dp_plugin_req_ops.response_headers_each. */
 typedef void (*dp_plugin_req_header_fn)(void *arg, const char *name, const char *value);
 
@@ -84,19 +94,35 @@ struct dp_plugin_req_ops {
      * another plugin, the proxy). May be called in access and header_filter. Copied. */
     enum gw_err (*set_response_header)(struct dp_plugin_req *r, const char *name,
                                        const char *value);
-    /* Upstream response status; valid from header_filter on. */
+    /* Response status (the upstream's, or a plugin's response); valid from header_filter on. */
     int (*response_status)(struct dp_plugin_req *r);
-    /* nth value of an upstream response header; valid from header_filter on. */
+    /* nth value of a response header (upstream's, or a plugin's response with the pending
+     * headers it keeps); valid from header_filter on. */
     const char *(*response_header)(struct dp_plugin_req *r, const char *name, size_t nth);
     /* Calls fn for each upstream response header in order; valid from header_filter on. */
     void (*response_headers_each)(struct dp_plugin_req *r, dp_plugin_req_header_fn fn, void *arg);
     /* Ends the request with this response instead of proxying it (access phase only). Every
      * header given is sent (repeated names allowed); headers set with set_response_header are
      * sent too unless a header of the same name is given here. Content-Length comes from len
-     * (no body is sent for HEAD). Copies body and headers. Other plugins' header_filter and
-     * body_filter do not run for it; log does. */
+     * (no body is sent for HEAD). Copies body and headers. The header_filter and body_filter of
+     * the request's plugins then run on it (set_response_header there replaces its headers),
+     * as in Kong; log runs too. */
     enum gw_err (*respond)(struct dp_plugin_req *r, int status, const struct dp_header *headers,
                            size_t nheaders, const char *body, size_t len);
+    /* The fast forms of set_header/clear_header (response false) and set_response_header
+     * (response true) for prepared lines: no validation, no formatting. copy false: the lines
+     * are borrowed until the request ends (memory of the plugin's config, which outlives its
+     * requests); true: copied now. */
+    enum gw_err (*set_header_lines)(struct dp_plugin_req *r, bool response,
+                                    const struct dp_header_line *lines, size_t n, bool copy);
+    /* respond with prepared header lines (the removed ones are ignored), for a response kept
+     * ready (a cache hit); same rules as respond otherwise. release NULL: lines and body are
+     * copied. Else they are borrowed, not copied, until the proxy calls release(arg), once,
+     * when the request ends (the caller hands over a reference to what holds them); on an error
+     * return release is not called. */
+    enum gw_err (*respond_lines)(struct dp_plugin_req *r, int status,
+                                 const struct dp_header_line *lines, size_t n, const char *body,
+                                 size_t len, void (*release)(void *arg), void *arg);
 };
 
 /* Base of the proxy's request object: embed it (first member or not) and point ops at a
@@ -118,6 +144,11 @@ struct dp_credential {
     const char *key;
     const struct dp_consumer *consumer;
     int64_t expires_at; /* unix seconds; 0 = never */
+    /* key-auth's upstream headers for this credential, prepared with the config (X-Consumer-ID,
+     * -Custom-ID, -Username, X-Credential-Identifier, X-Anonymous-Consumer); nupstream 0 when
+     * they could not be prepared (then they are set one by one) */
+    struct dp_header_line upstream[5];
+    size_t nupstream;
 };
 
 /* Process-wide state plugins keep across configs: rate-limit counters and the proxy cache.
@@ -187,6 +218,20 @@ enum gw_err dp_plugin_query_remove(const char *q, const char *name, char **out);
 /* Percent-decodes n bytes of s into out (outlen includes the NUL); '+' becomes ' ' when plus is
  * true. Returns the decoded length, truncated to outlen-1. */
 size_t dp_plugin_url_decode(const char *s, size_t n, bool plus, char *out, size_t outlen);
+
+/* Prepares the line "name: value\r\n" (value NULL: the header removed) into *out (out->line
+ * owned; free with dp_header_line_free). GW_ERR_INVALID when name is empty or name or value
+ * holds CR or LF; GW_ERR_NOMEM. Any thread. */
+enum gw_err dp_header_line_make(struct dp_header_line *out, const char *name, const char *value);
+
+/* Frees a line made by dp_header_line_make and zeroes it. Accepts a zeroed one. */
+void dp_header_line_free(struct dp_header_line *l);
+
+/* Writes "name: value\r\n" into buf (cap bytes) and describes it in *out; the caller vouches
+ * for name and value (constants, digits, values already validated). Returns the bytes used, 0
+ * when it does not fit. For lines passed with copy true. */
+size_t dp_header_line_put(char *buf, size_t cap, const char *name, size_t nlen, const char *value,
+                          size_t vlen, struct dp_header_line *out);
 
 /* Case-insensitive ASCII string equality. */
 bool dp_plugin_streq_ci(const char *a, const char *b);

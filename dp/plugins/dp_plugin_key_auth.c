@@ -186,6 +186,9 @@ static void set_consumer(struct dp_plugin_call *c, const struct dp_consumer *con
 {
     struct dp_plugin_req *r = c->req;
     dp_plugin_run_authenticate(c->run, consumer, cred);
+    if (cred && cred->nupstream && cred->consumer == consumer &&
+        r->ops->set_header_lines(r, false, cred->upstream, cred->nupstream, false) == GW_OK)
+        return; /* the usual case: lines prepared with the config */
     if (consumer && consumer->id)
         r->ops->set_header(r, "X-Consumer-ID", consumer->id);
     else
@@ -227,7 +230,9 @@ static const char *authenticate(struct dp_plugin_call *c, const struct key_auth_
                 break;
             }
             if (v) {
-                snprintf(key, sizeof(key), "%s", v);
+                size_t kl = strnlen(v, sizeof(key) - 1);
+                memcpy(key, v, kl);
+                key[kl] = '\0';
                 where = 1;
             }
         }

@@ -1,4 +1,4 @@
-/* dp/plugins/dp_plugin_map.c: string-keyed hash map with SipHash-2-4 and a random process key.
+/* dp/plugins/dp_plugin_map.c: string-keyed hash map with SipHash-1-3 and a random process key.
  * SPDX-License-Identifier: Apache-2.0 */
 #include "plugins/dp_plugin_map.h"
 
@@ -59,17 +59,14 @@ uint64_t dp_plugin_hash(const void *data, size_t n)
         memcpy(&m, p + i, 8); /* little-endian hosts; consistency within a process is all we need */
         v3 ^= m;
         SIPROUND;
-        SIPROUND;
         v0 ^= m;
     }
     for (size_t j = 0; i + j < n; j++)
         b |= ((uint64_t)p[i + j]) << (8 * j);
     v3 ^= b;
     SIPROUND;
-    SIPROUND;
     v0 ^= b;
     v2 ^= 0xff;
-    SIPROUND;
     SIPROUND;
     SIPROUND;
     SIPROUND;

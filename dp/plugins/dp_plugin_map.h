@@ -1,4 +1,4 @@
-/* dp/plugins/dp_plugin_map.h: the plugins' string-keyed hash map (open addressing, SipHash-2-4 with
+/* dp/plugins/dp_plugin_map.h: the plugins' string-keyed hash map (open addressing, SipHash-1-3 with
  * a random per-process key, so keys chosen by clients cannot force collisions). Built once, then
  * read concurrently: inserts are not thread-safe, lookups on a map nobody modifies are.
  * SPDX-License-Identifier: Apache-2.0 */
@@ -24,7 +24,7 @@ struct dp_plugin_map {
     size_t len;
 };
 
-/* SipHash-2-4 of n bytes under the process key (random, set on first use; thread-safe). */
+/* SipHash-1-3 of n bytes under the process key (random, set on first use; thread-safe). */
 uint64_t dp_plugin_hash(const void *data, size_t n);
 
 /* Initialises an empty map; no allocation. */

@@ -51,7 +51,9 @@ struct pc_conf {
 
 /* Per-request state from access to the end of the body (Miss and Refresh only). */
 struct pc_state {
-    char key[65];
+    char key[65]; /* the public cache key (sha256 hex) */
+    char *lookup; /* the key text: the store's lookup key (owned) */
+    size_t lookup_len;
     bool storing; /* still collecting a cacheable response */
     int status;
     int64_t res_ttl;
@@ -351,23 +353,66 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The text of a cache key: in a stack buffer, on the heap past it (bounded by KEY_TEXT_MAX). */
+struct ktext {
+    char small[512];
+    struct gw_buf big;
+    size_t len;
+    bool heap;
+};
+
+static void kt_init(struct ktext *k)
+{
+    k->len = 0;
+    k->heap = false;
+    gw_buf_init(&k->big, KEY_TEXT_MAX);
+}
+
+static char *kt_data(struct ktext *k)
+{
+    return k->heap ? k->big.data : k->small;
+}
+
+static enum gw_err kt_add(struct ktext *k, const char *s, size_t n)
+{
+    if (!k->heap) {
+        if (k->len + n < sizeof(k->small)) {
+            memcpy(k->small + k->len, s, n);
+            k->len += n;
+            return GW_OK;
+        }
+        enum gw_err e = gw_buf_append(&k->big, k->small, k->len);
+        if (e != GW_OK)
+            return e;
+        k->heap = true;
+    }
+    enum gw_err e = gw_buf_append(&k->big, s, n);
+    k->len = k->big.len;
+    return e;
+}
+
+static enum gw_err kt_str(struct ktext *k, const char *s)
+{
+    return kt_add(k, s, strlen(s));
+}
+
 /* Appends "field=v1,v2" for the values (sorted) of a query arg or header. */
-static enum gw_err append_field(struct gw_buf *b, bool *first, const char *field, char **vals,
+static enum gw_err append_field(struct ktext *b, bool *first, const char *field, char **vals,
                                 size_t n)
 {
     if (!n)
         return GW_OK;
     qsort(vals, n, sizeof(char *), cmp_str);
-    enum gw_err e = *first ? GW_OK : gw_buf_append(b, ":", 1);
+    enum gw_err e = *first ? GW_OK : kt_add(b, ":", 1);
     if (e == GW_OK)
-        e = gw_buf_append_str(b, field);
+        e = kt_str(b, field);
     if (e == GW_OK)
-        e = gw_buf_append(b, "=", 1);
+        e = kt_add(b, "=", 1);
     for (size_t i = 0; e == GW_OK && i < n; i++) {
         if (i)
-            e = gw_buf_append(b, ",", 1);
+            e = kt_add(b, ",", 1);
         if (e == GW_OK)
-            e = gw_buf_append_str(b, vals[i]);
+            e = kt_str(b, vals[i]);
     }
     *first = false;
     return e;
@@ -431,11 +476,13 @@ static size_t query_names(const char *q, char **names, size_t max)
 
 #define MAX_VALS 64
 
-static enum gw_err key_params(struct gw_buf *b, const char *q, const struct pc_conf *conf)
+static enum gw_err key_params(struct ktext *b, const char *q, const struct pc_conf *conf)
 {
     char *names[MAX_VALS], *vals[MAX_VALS];
     size_t nn;
     char *const *fields;
+    if (!conf->nvary_query_params && !q[0])
+        return GW_OK;
     if (conf->nvary_query_params) {
         fields = conf->vary_query_params;
         nn = conf->nvary_query_params;
@@ -458,8 +505,7 @@ static enum gw_err key_params(struct gw_buf *b, const char *q, const struct pc_c
     return e;
 }
 
-static enum gw_err key_headers(struct gw_buf *b, struct dp_plugin_req *r,
-                               const struct pc_conf *conf)
+static enum gw_err key_headers(struct ktext *b, struct dp_plugin_req *r, const struct pc_conf *conf)
 {
     bool first = true;
     enum gw_err e = GW_OK;
@@ -474,62 +520,63 @@ static enum gw_err key_headers(struct gw_buf *b, struct dp_plugin_req *r,
     return e;
 }
 
-/* Kong's cache key: sha256 hex of "prefix|method|uri|params|headers", prefix being
- * "<consumer id>:<route id>", "<route id>" or "default". */
-static enum gw_err cache_key(struct dp_plugin_call *c, const struct pc_conf *conf, char out[65])
+/* The text of Kong's cache key: "prefix|method|uri|params|headers", prefix being
+ * "<consumer id>:<route id>", "<route id>" or "default". The public key is its sha256 hex
+ * (key_hex); the store is looked up with the text itself, so a hit computes no digest. */
+static enum gw_err cache_key_text(struct dp_plugin_call *c, const struct pc_conf *conf,
+                                  struct ktext *b)
 {
     struct dp_plugin_req *r = c->req;
-    struct gw_buf b;
-    gw_buf_init(&b, KEY_TEXT_MAX);
     const char *route = dp_plugin_run_route_id(c->run);
     const struct dp_consumer *consumer = c->run->consumer;
     enum gw_err e = GW_OK;
     if (consumer && route) {
-        e = gw_buf_append_str(&b, consumer->id);
+        e = kt_str(b, consumer->id);
         if (e == GW_OK)
-            e = gw_buf_append(&b, ":", 1);
+            e = kt_add(b, ":", 1);
     }
     if (e == GW_OK)
-        e = gw_buf_append_str(&b, route ? route : "default");
+        e = kt_str(b, route ? route : "default");
     if (e == GW_OK)
-        e = gw_buf_append(&b, "|", 1);
+        e = kt_add(b, "|", 1);
     if (e == GW_OK)
-        e = gw_buf_append_str(&b, r->ops->method(r));
+        e = kt_str(b, r->ops->method(r));
     if (e == GW_OK)
-        e = gw_buf_append(&b, "|", 1);
-    size_t uri_at = b.len;
+        e = kt_add(b, "|", 1);
+    size_t uri_at = b->len;
     if (e == GW_OK)
-        e = gw_buf_append_str(&b, r->ops->path(r));
+        e = kt_str(b, r->ops->path(r));
     if (e == GW_OK)
-        e = gw_buf_append(&b, "|", 1);
+        e = kt_add(b, "|", 1);
     if (e == GW_OK && conf->ignore_uri_case) {
-        for (size_t i = uri_at; i < b.len; i++) {
-            if (b.data[i] >= 'A' && b.data[i] <= 'Z')
-                b.data[i] = (char)(b.data[i] + 32);
+        char *d = kt_data(b);
+        for (size_t i = uri_at; i < b->len; i++) {
+            if (d[i] >= 'A' && d[i] <= 'Z')
+                d[i] = (char)(d[i] + 32);
         }
     }
     if (e == GW_OK)
-        e = key_params(&b, r->ops->query(r), conf);
+        e = key_params(b, r->ops->query(r), conf);
     if (e == GW_OK)
-        e = gw_buf_append_str(&b, "|");
+        e = kt_add(b, "|", 1);
     if (e == GW_OK)
-        e = key_headers(&b, r, conf);
-    if (e == GW_OK) {
-        unsigned char md[32];
-        unsigned int mdlen = 0;
-        if (EVP_Digest(b.data, b.len, md, &mdlen, conf->sha256, NULL) != 1 || mdlen != 32) {
-            e = GW_ERR_INTERNAL;
-        } else {
-            static const char hex[] = "0123456789abcdef";
-            for (int i = 0; i < 32; i++) {
-                out[2 * i] = hex[md[i] >> 4];
-                out[2 * i + 1] = hex[md[i] & 15];
-            }
-            out[64] = '\0';
-        }
-    }
-    gw_buf_cleanup(&b);
+        e = key_headers(b, r, conf);
     return e;
+}
+
+static enum gw_err key_hex(const struct pc_conf *conf, const char *text, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    if (EVP_Digest(text, len, md, &mdlen, conf->sha256, NULL) != 1 || mdlen != 32)
+        return GW_ERR_INTERNAL;
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+    return GW_OK;
 }
 
 static bool skip_stored_header(const char *name)
@@ -554,45 +601,62 @@ static bool skip_stored_header(const char *name)
     return strcasestr(name, "ratelimit") != NULL;
 }
 
-static enum dp_plugin_rc serve_hit(struct dp_plugin_call *c, const struct pc_conf *conf,
-                                   struct dp_cache_entry *e, const char *key, int64_t now)
+/* A hit: the stored response as it is (its headers were filtered when stored) plus Age,
+ * X-Cache-Status and X-Cache-Key; the upstream is not involved. */
+static void entry_release(void *e)
 {
-    struct dp_header hdrs[MAX_STORED_HEADERS + 3];
-    size_t n = 0;
-    for (size_t i = 0; i < e->nheaders && n < MAX_STORED_HEADERS; i++) {
-        if (!skip_stored_header(e->headers[i].name))
-            hdrs[n++] = e->headers[i];
-    }
-    char age[24], tmp[24];
-    size_t an = 0, tn = 0;
-    uint64_t a = now > e->timestamp ? (uint64_t)(now - e->timestamp) : 0;
-    do {
-        tmp[tn++] = (char)('0' + a % 10);
-        a /= 10;
-    } while (a);
-    while (tn)
-        age[an++] = tmp[--tn];
-    age[an] = '\0';
-    if (conf->hdr_age)
-        hdrs[n++] = (struct dp_header){"Age", age};
+    dp_cache_entry_release(e);
+}
+
+/* A hit: the stored response as it is (its headers were filtered when stored) plus Age,
+ * X-Cache-Status and X-Cache-Key; the upstream is not involved. The entry's lines and body are
+ * lent to the proxy with a reference (no copy before the one into the socket buffer). */
+static enum dp_plugin_rc serve_hit(struct dp_plugin_call *c, const struct pc_conf *conf,
+                                   struct dp_cache_entry *e, int64_t now)
+{
+    struct dp_plugin_req *r = c->req;
+    struct dp_header_line lines[MAX_STORED_HEADERS + 2];
+    size_t n = e->nheaders < MAX_STORED_HEADERS ? e->nheaders : MAX_STORED_HEADERS;
+    memcpy(lines, e->lines, n * sizeof(lines[0]));
     if (conf->hdr_status)
-        hdrs[n++] = (struct dp_header){"X-Cache-Status", "Hit"};
+        lines[n++] = e->hit_status;
     if (conf->hdr_key)
-        hdrs[n++] = (struct dp_header){"X-Cache-Key", key};
-    enum gw_err err = c->req->ops->respond(c->req, e->status, hdrs, n, e->body, e->body_len);
-    if (err != GW_OK)
+        lines[n++] = e->hit_key;
+    if (conf->hdr_age) {
+        char age[24], buf[48];
+        char *ae = age + sizeof(age), *ad = ae;
+        uint64_t a = now > e->timestamp ? (uint64_t)(now - e->timestamp) : 0;
+        do {
+            *--ad = (char)('0' + a % 10);
+            a /= 10;
+        } while (a);
+        struct dp_header_line l;
+        if (dp_header_line_put(buf, sizeof(buf), "Age", 3, ad, (size_t)(ae - ad), &l))
+            r->ops->set_header_lines(r, true, &l, 1, true);
+    }
+    dp_cache_entry_ref(e);
+    enum gw_err err =
+        r->ops->respond_lines(r, e->status, lines, n, e->body, e->body_len, entry_release, e);
+    if (err != GW_OK) {
+        dp_cache_entry_release(e);
         GW_LOG(GW_LOG_ERROR, "proxy-cache could not serve a hit error=\"%s\"", gw_err_str(err));
+    }
     return DP_PLUGIN_RESPONDED;
 }
 
 static void signal_store(struct dp_plugin_call *c, const struct pc_conf *conf, const char *key,
-                         const char *status)
+                         struct ktext *kt, const char *status)
 {
     struct pc_state *st = calloc(1, sizeof(*st));
-    if (st) {
+    if (st && (st->lookup = malloc(kt->len + 1))) {
         memcpy(st->key, key, sizeof(st->key));
+        memcpy(st->lookup, kt_data(kt), kt->len);
+        st->lookup[kt->len] = '\0';
+        st->lookup_len = kt->len;
         st->storing = true;
         *c->state = st;
+    } else {
+        free(st);
     }
     set_hdr(c, conf->hdr_status, "X-Cache-Status", status);
 }
@@ -602,46 +666,63 @@ static enum dp_plugin_rc access(struct dp_plugin_call *c)
     const struct pc_conf *conf = c->conf;
     struct dp_plugin_req *r = c->req;
     struct cc cc;
-    cc_parse(r, r->ops->header, &cc);
+    if (conf->cache_control) {
+        cc_parse(r, r->ops->header, &cc);
+    } else { /* the request's Cache-Control is ignored: no need to read it */
+        memset(&cc, 0, sizeof(cc));
+        cc.max_age = cc.s_maxage = cc.max_stale = cc.min_fresh = CC_ABSENT;
+    }
     if (!cacheable_request(r, conf, &cc)) {
         set_hdr(c, conf->hdr_status, "X-Cache-Status", "Bypass");
         return DP_PLUGIN_CONTINUE;
     }
-    char key[65];
-    if (cache_key(c, conf, key) != GW_OK) {
+    struct ktext kt;
+    kt_init(&kt);
+    enum dp_plugin_rc rc = DP_PLUGIN_CONTINUE;
+    if (cache_key_text(c, conf, &kt) != GW_OK) {
         GW_LOG(GW_LOG_WARN, "proxy-cache could not build a cache key plugin=%s", c->plugin_id);
         set_hdr(c, conf->hdr_status, "X-Cache-Status", "Bypass");
-        return DP_PLUGIN_CONTINUE;
+        goto out;
+    }
+    int64_t now = (int64_t)time(NULL);
+    struct dp_cache_entry *e =
+        dp_cache_store_get(conf->store, c->plugin_id, kt_data(&kt), kt.len, now);
+    bool stale = e != NULL;
+    if (e) {
+        int64_t age = now - e->timestamp;
+        bool refresh;
+        if (conf->cache_control) {
+            refresh = (cc.max_age != CC_ABSENT && age > cc.max_age) ||
+                      (cc.max_stale != CC_ABSENT && age - e->ttl > cc.max_stale) ||
+                      (cc.min_fresh != CC_ABSENT && e->ttl - age < cc.min_fresh);
+        } else {
+            refresh = age > conf->cache_ttl; /* entries may be kept longer (storage_ttl) */
+        }
+        if (!refresh) {
+            rc = serve_hit(c, conf, e, now);
+            dp_cache_entry_release(e);
+            goto out;
+        }
+        dp_cache_entry_release(e);
+        e = NULL;
+    }
+    char key[65];
+    if (key_hex(conf, kt_data(&kt), kt.len, key) != GW_OK) {
+        GW_LOG(GW_LOG_WARN, "proxy-cache could not build a cache key plugin=%s", c->plugin_id);
+        set_hdr(c, conf->hdr_status, "X-Cache-Status", "Bypass");
+        goto out;
     }
     set_hdr(c, conf->hdr_key, "X-Cache-Key", key);
-    int64_t now = (int64_t)time(NULL);
-    struct dp_cache_entry *e = dp_cache_store_get(conf->store, c->plugin_id, key, now);
-    if (!e) {
-        if (conf->cache_control && cc.only_if_cached) {
-            /* RFC 7234 5.2.1.7: the client only wants a cached response */
-            if (r->ops->respond(r, 504, NULL, 0, NULL, 0) != GW_OK)
-                GW_LOG(GW_LOG_ERROR, "proxy-cache could not respond status=504");
-            return DP_PLUGIN_RESPONDED;
-        }
-        signal_store(c, conf, key, "Miss");
-        return DP_PLUGIN_CONTINUE;
+    if (!stale && conf->cache_control && cc.only_if_cached) {
+        /* RFC 7234 5.2.1.7: the client only wants a cached response */
+        if (r->ops->respond(r, 504, NULL, 0, NULL, 0) != GW_OK)
+            GW_LOG(GW_LOG_ERROR, "proxy-cache could not respond status=504");
+        rc = DP_PLUGIN_RESPONDED;
+        goto out;
     }
-    int64_t age = now - e->timestamp;
-    bool refresh;
-    if (conf->cache_control) {
-        refresh = (cc.max_age != CC_ABSENT && age > cc.max_age) ||
-                  (cc.max_stale != CC_ABSENT && age - e->ttl > cc.max_stale) ||
-                  (cc.min_fresh != CC_ABSENT && e->ttl - age < cc.min_fresh);
-    } else {
-        refresh = age > conf->cache_ttl; /* entries may be kept longer (storage_ttl) */
-    }
-    if (refresh) {
-        dp_cache_entry_release(e);
-        signal_store(c, conf, key, "Refresh");
-        return DP_PLUGIN_CONTINUE;
-    }
-    enum dp_plugin_rc rc = serve_hit(c, conf, e, key, now);
-    dp_cache_entry_release(e);
+    signal_store(c, conf, key, &kt, stale ? "Refresh" : "Miss");
+out:
+    gw_buf_cleanup(&kt.big);
     return rc;
 }
 
@@ -681,6 +762,7 @@ static void state_free(struct pc_state *st)
         free((char *)st->headers[i].value);
     }
     gw_buf_cleanup(&st->body);
+    free(st->lookup);
     free(st);
 }
 
@@ -695,6 +777,10 @@ static void keep_header(void *arg, const char *name, const char *value)
     struct pc_state *st = arg;
     if (!st->storing || skip_stored_header(name))
         return;
+    if (strpbrk(name, "\r\n") || strpbrk(value, "\r\n")) { /* hits send stored lines as is */
+        stop_storing(st);
+        return;
+    }
     if (st->nheaders >= MAX_STORED_HEADERS) {
         stop_storing(st);
         return;
@@ -753,12 +839,12 @@ static void body_filter(struct dp_plugin_call *c, const char *data, size_t len, 
                   : conf->cache_control ? st->res_ttl
                                         : conf->cache_ttl;
     struct dp_cache_entry *e =
-        dp_cache_entry_create(st->status, st->headers, st->nheaders, st->body.data, st->body.len,
-                              now, st->res_ttl, now + ttl);
+        dp_cache_entry_create(st->status, st->key, st->headers, st->nheaders, st->body.data,
+                              st->body.len, now, st->res_ttl, now + ttl);
     gw_buf_cleanup(&st->body);
     if (!e)
         return;
-    enum gw_err err = dp_cache_store_put(conf->store, c->plugin_id, st->key, e);
+    enum gw_err err = dp_cache_store_put(conf->store, c->plugin_id, st->lookup, st->lookup_len, e);
     if (err != GW_OK && err != GW_ERR_TOOBIG)
         GW_LOG(GW_LOG_WARN, "proxy-cache could not store a response error=\"%s\"", gw_err_str(err));
 }

@@ -29,6 +29,10 @@ enum limit_by {
 
 struct rl_conf {
     double limits[DP_RL_PERIOD_COUNT_];
+    char limit_text[DP_RL_PERIOD_COUNT_][32]; /* each limit as Kong prints it, formatted once */
+    /* prepared with the config: X-RateLimit-Limit-<Period> and RateLimit-Limit per period */
+    struct dp_header_line limit_line[DP_RL_PERIOD_COUNT_];
+    struct dp_header_line rl_limit_line[DP_RL_PERIOD_COUNT_];
     enum limit_by limit_by;
     char *header_name;
     char *path;
@@ -44,10 +48,43 @@ static void destroy(void *p)
     struct rl_conf *c = p;
     if (!c)
         return;
+    for (int i = 0; i < DP_RL_PERIOD_COUNT_; i++) {
+        dp_header_line_free(&c->limit_line[i]);
+        dp_header_line_free(&c->rl_limit_line[i]);
+    }
     free(c->header_name);
     free(c->path);
     free(c->error_message);
     free(c);
+}
+
+static const char *const limit_names[] = {"X-RateLimit-Limit-Second", "X-RateLimit-Limit-Minute",
+                                          "X-RateLimit-Limit-Hour",   "X-RateLimit-Limit-Day",
+                                          "X-RateLimit-Limit-Month",  "X-RateLimit-Limit-Year"};
+static const char *const remaining_names[] = {
+    "X-RateLimit-Remaining-Second", "X-RateLimit-Remaining-Minute", "X-RateLimit-Remaining-Hour",
+    "X-RateLimit-Remaining-Day",    "X-RateLimit-Remaining-Month",  "X-RateLimit-Remaining-Year"};
+
+/* Formats a limit or a remaining count as Kong prints Lua numbers ("5", "2.5"). Integers (the
+ * common case) skip printf's floating-point path, which is slow. */
+static void fmt_num(char *out, size_t len, double v)
+{
+    if (v >= 0 && v < 1e15 && v == (double)(int64_t)v) {
+        char tmp[24];
+        char *e = tmp + sizeof(tmp), *d = e;
+        uint64_t x = (uint64_t)v;
+        do {
+            *--d = (char)('0' + x % 10);
+            x /= 10;
+        } while (x);
+        size_t n = (size_t)(e - d);
+        if (n >= len)
+            n = len - 1;
+        memcpy(out, d, n);
+        out[n] = '\0';
+        return;
+    }
+    snprintf(out, len, "%.15g", v);
 }
 
 static enum gw_err build(const struct dp_plugin_build_ctx *b, void **out, char *err, size_t errlen)
@@ -82,6 +119,14 @@ static enum gw_err build(const struct dp_plugin_build_ctx *b, void **out, char *
     bool any = false;
     for (int p = 0; p < DP_RL_PERIOD_COUNT_; p++) {
         c->limits[p] = has[p] ? val[p] : 0;
+        fmt_num(c->limit_text[p], sizeof(c->limit_text[p]), c->limits[p]);
+        if (has[p] &&
+            (dp_header_line_make(&c->limit_line[p], limit_names[p], c->limit_text[p]) != GW_OK ||
+             dp_header_line_make(&c->rl_limit_line[p], "RateLimit-Limit", c->limit_text[p]) !=
+                 GW_OK)) {
+            destroy(c);
+            return GW_ERR_NOMEM;
+        }
         if (has[p] && !(val[p] > 0)) {
             snprintf(err, errlen, "%s: value must be greater than 0",
                      dp_rl_period_name((enum dp_rl_period)p));
@@ -177,35 +222,6 @@ static const char *identifier(struct dp_plugin_call *c, const struct rl_conf *co
     return id;
 }
 
-/* Formats a limit or a remaining count as Kong prints Lua numbers ("5", "2.5"). Integers (the
- * common case) skip printf's floating-point path, which is slow. */
-static void fmt_num(char *out, size_t len, double v)
-{
-    if (v >= 0 && v < 1e15 && v == (double)(int64_t)v) {
-        char tmp[24];
-        size_t n = 0;
-        uint64_t x = (uint64_t)v;
-        do {
-            tmp[n++] = (char)('0' + x % 10);
-            x /= 10;
-        } while (x);
-        if (n >= len)
-            n = len - 1;
-        for (size_t i = 0; i < n; i++)
-            out[i] = tmp[n - 1 - i];
-        out[n] = '\0';
-        return;
-    }
-    snprintf(out, len, "%.15g", v);
-}
-
-static const char *const limit_names[] = {"X-RateLimit-Limit-Second", "X-RateLimit-Limit-Minute",
-                                          "X-RateLimit-Limit-Hour",   "X-RateLimit-Limit-Day",
-                                          "X-RateLimit-Limit-Month",  "X-RateLimit-Limit-Year"};
-static const char *const remaining_names[] = {
-    "X-RateLimit-Remaining-Second", "X-RateLimit-Remaining-Minute", "X-RateLimit-Remaining-Hour",
-    "X-RateLimit-Remaining-Day",    "X-RateLimit-Remaining-Month",  "X-RateLimit-Remaining-Year"};
-
 static enum dp_plugin_rc access(struct dp_plugin_call *c)
 {
     const struct rl_conf *conf = c->conf;
@@ -241,9 +257,13 @@ static enum dp_plugin_rc access(struct dp_plugin_call *c)
     }
     char reset_s[32] = "";
     if (!conf->hide_client_headers) {
-        double best_remaining = 0, best_limit = 0;
+        /* limits: lines prepared with the config; counts: formatted here, copied by the proxy */
+        struct dp_header_line fixed[DP_RL_PERIOD_COUNT_ + 1], counts[DP_RL_PERIOD_COUNT_ + 2];
+        size_t nfixed = 0, ncounts = 0, used = 0;
+        char buf[1024];
+        double best_remaining = 0;
         int64_t best_window = 0, reset = 0;
-        bool have = false;
+        int best = -1;
         for (int p = 0; p < DP_RL_PERIOD_COUNT_; p++) {
             if (!usage[p].active)
                 continue;
@@ -253,29 +273,36 @@ static enum dp_plugin_rc access(struct dp_plugin_call *c)
             if (remaining < 0)
                 remaining = 0;
             int64_t window = dp_rl_period_seconds((enum dp_rl_period)p);
-            if (!have || remaining < best_remaining ||
+            if (best < 0 || remaining < best_remaining ||
                 (remaining == best_remaining && window > best_window)) {
-                have = true;
+                best = p;
                 best_remaining = remaining;
-                best_limit = usage[p].limit;
                 best_window = window;
                 reset = window - (now_ms - usage[p].window_start_ms) / 1000;
                 if (reset < 1)
                     reset = 1;
             }
             char v[32];
-            fmt_num(v, sizeof(v), usage[p].limit);
-            r->ops->set_response_header(r, limit_names[p], v);
+            fixed[nfixed++] = conf->limit_line[p];
             fmt_num(v, sizeof(v), remaining);
-            r->ops->set_response_header(r, remaining_names[p], v);
+            used +=
+                dp_header_line_put(buf + used, sizeof(buf) - used, remaining_names[p],
+                                   strlen(remaining_names[p]), v, strlen(v), &counts[ncounts++]);
         }
-        char v[32];
-        fmt_num(v, sizeof(v), best_limit);
-        r->ops->set_response_header(r, "RateLimit-Limit", v);
-        fmt_num(v, sizeof(v), best_remaining);
-        r->ops->set_response_header(r, "RateLimit-Remaining", v);
-        fmt_num(reset_s, sizeof(reset_s), (double)reset);
-        r->ops->set_response_header(r, "RateLimit-Reset", reset_s);
+        if (best >= 0) {
+            char v[32];
+            fixed[nfixed++] = conf->rl_limit_line[best];
+            fmt_num(v, sizeof(v), best_remaining);
+            used += dp_header_line_put(buf + used, sizeof(buf) - used, "RateLimit-Remaining",
+                                       sizeof("RateLimit-Remaining") - 1, v, strlen(v),
+                                       &counts[ncounts++]);
+            fmt_num(reset_s, sizeof(reset_s), (double)reset);
+            used += dp_header_line_put(buf + used, sizeof(buf) - used, "RateLimit-Reset",
+                                       sizeof("RateLimit-Reset") - 1, reset_s, strlen(reset_s),
+                                       &counts[ncounts++]);
+        }
+        r->ops->set_header_lines(r, true, fixed, nfixed, false);
+        r->ops->set_header_lines(r, true, counts, ncounts, true);
     }
     if (stop >= 0) {
         struct dp_header h = {"Retry-After", reset_s};

@@ -204,6 +204,27 @@ static enum gw_err build_consumers(struct dp_plugin_set *set, const Portico__V1_
     return GW_OK;
 }
 
+/* key-auth's upstream headers for a credential, as prepared lines (Kong's set_consumer). A
+ * value with CR or LF leaves them unprepared: key-auth then sets them one by one, which refuses
+ * such values. */
+static enum gw_err prepare_upstream_lines(struct dp_credential *dc)
+{
+    const struct dp_consumer *c = dc->consumer;
+    const char *hdr_names[5] = {"X-Consumer-ID", "X-Consumer-Custom-ID", "X-Consumer-Username",
+                                "X-Credential-Identifier", "X-Anonymous-Consumer"};
+    const char *hdr_values[5] = {c->id, c->custom_id, c->username, dc->id, NULL};
+    for (size_t i = 0; i < 5; i++) {
+        enum gw_err e = dp_header_line_make(&dc->upstream[i], hdr_names[i], hdr_values[i]);
+        if (e != GW_OK) {
+            for (size_t j = 0; j < i; j++)
+                dp_header_line_free(&dc->upstream[j]);
+            return e;
+        }
+    }
+    dc->nupstream = 5;
+    return GW_OK;
+}
+
 static enum gw_err build_credentials(struct dp_plugin_set *set, const Portico__V1__Config *pb,
                                      dp_plugin_error_fn on_error, void *arg, bool *bad)
 {
@@ -237,6 +258,9 @@ static enum gw_err build_credentials(struct dp_plugin_set *set, const Portico__V
         set->ncredentials++;
         if (!dc->id || !dc->key)
             return GW_ERR_NOMEM;
+        enum gw_err le = prepare_upstream_lines(dc);
+        if (le == GW_ERR_NOMEM)
+            return le;
         enum gw_err e = dp_plugin_map_put(&set->credential_by_key, dc->key, dc);
         if (e == GW_ERR_EXISTS) {
             report(on_error, arg, "keyauth_credentials", k->id, "key", "duplicate key");
@@ -415,6 +439,8 @@ void dp_plugin_set_destroy(struct dp_plugin_set *set)
     for (size_t i = 0; i < set->ncredentials; i++) {
         free((char *)set->credentials[i].id);
         free((char *)set->credentials[i].key);
+        for (size_t j = 0; j < set->credentials[i].nupstream; j++)
+            dp_header_line_free(&set->credentials[i].upstream[j]);
     }
     free(set->credentials);
     for (size_t i = 0; i < set->nchains; i++) {
@@ -537,23 +563,21 @@ bool dp_plugin_run_access(struct dp_plugin_run *run)
         const struct dp_plugin_instance *in = resolve(run, t);
         if (!in || !(in->protocols & (1u << run->proto)))
             continue;
+        /* Kong's collecting iterator: once a plugin responded, the rest are still collected
+         * (their header_filter, body_filter and log run) but their access does not */
         run->active[t] = in;
-        if (!in->ops->access)
+        if (!in->ops->access || run->responded)
             continue;
         struct dp_plugin_call c;
         call_init(run, t, &c);
-        if (in->ops->access(&c) == DP_PLUGIN_RESPONDED) {
+        if (in->ops->access(&c) == DP_PLUGIN_RESPONDED)
             run->responded = true;
-            return true;
-        }
     }
-    return false;
+    return run->responded;
 }
 
 void dp_plugin_run_header_filter(struct dp_plugin_run *run)
 {
-    if (run->responded)
-        return;
     for (size_t t = 0; t < NTYPES; t++) {
         if (!run->active[t] || !run->active[t]->ops->header_filter)
             continue;
@@ -565,8 +589,6 @@ void dp_plugin_run_header_filter(struct dp_plugin_run *run)
 
 void dp_plugin_run_body_filter(struct dp_plugin_run *run, const char *data, size_t len, bool eof)
 {
-    if (run->responded)
-        return;
     for (size_t t = 0; t < NTYPES; t++) {
         if (!run->active[t] || !run->active[t]->ops->body_filter)
             continue;

@@ -98,14 +98,17 @@ void dp_plugin_run_authenticate(struct dp_plugin_run *run, const struct dp_consu
 const char *dp_plugin_run_instance_id(const struct dp_plugin_run *run, const char *name);
 
 /* Runs the access phase in priority order. Returns true when a plugin responded (the proxy
- * sends that response and must not proxy). Worker thread. */
+ * runs the header and body filters on that response, sends it and must not proxy). As Kong's
+ * collecting iterator, the plugins after the one that responded are still made active (their
+ * filters and log run, their access does not). Worker thread. */
 bool dp_plugin_run_access(struct dp_plugin_run *run);
 
-/* Runs header_filter for an upstream response (status and headers readable through the
- * request API). Worker thread. */
+/* Runs header_filter for the response (the upstream's, or the one a plugin produced; status
+ * and headers readable through the request API). Worker thread. */
 void dp_plugin_run_header_filter(struct dp_plugin_run *run);
 
-/* Runs body_filter for each chunk of the upstream response body; eof on the last. */
+/* Runs body_filter for each chunk of the response body (upstream's or a plugin's); eof on the
+ * last. Worker thread. */
 void dp_plugin_run_body_filter(struct dp_plugin_run *run, const char *data, size_t len, bool eof);
 
 /* Runs the log phase and frees every per-request state. Safe to call whatever phase the

@@ -173,3 +173,45 @@ bool dp_plugin_streq_ci(const char *a, const char *b)
     }
     return *a == *b;
 }
+
+enum gw_err dp_header_line_make(struct dp_header_line *out, const char *name, const char *value)
+{
+    size_t nlen = strlen(name), vlen = value ? strlen(value) : 0;
+    *out = (struct dp_header_line){0};
+    if (!nlen || strpbrk(name, "\r\n") || (value && strpbrk(value, "\r\n")))
+        return GW_ERR_INVALID;
+    size_t total = value ? nlen + vlen + 5 : nlen + 1;
+    char *line = malloc(total);
+    if (!line)
+        return GW_ERR_NOMEM;
+    memcpy(line, name, nlen);
+    if (value) {
+        memcpy(line + nlen, ": ", 2);
+        memcpy(line + nlen + 2, value, vlen);
+        memcpy(line + nlen + 2 + vlen, "\r\n", 3);
+    } else {
+        line[nlen] = '\0';
+    }
+    *out = (struct dp_header_line){line, nlen, vlen, !value};
+    return GW_OK;
+}
+
+void dp_header_line_free(struct dp_header_line *l)
+{
+    free((char *)l->line);
+    *l = (struct dp_header_line){0};
+}
+
+size_t dp_header_line_put(char *buf, size_t cap, const char *name, size_t nlen, const char *value,
+                          size_t vlen, struct dp_header_line *out)
+{
+    size_t total = nlen + vlen + 4;
+    if (total > cap)
+        return 0;
+    memcpy(buf, name, nlen);
+    memcpy(buf + nlen, ": ", 2);
+    memcpy(buf + nlen + 2, value, vlen);
+    memcpy(buf + nlen + 2 + vlen, "\r\n", 2);
+    *out = (struct dp_header_line){buf, nlen, vlen, false};
+    return total;
+}

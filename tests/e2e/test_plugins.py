@@ -179,6 +179,24 @@ class PluginsTest(unittest.TestCase):
         self.upstream.set_status(200)
         self.assertEqual(self.upstream.hits, 3)
 
+    def test_redis_and_cluster_refused(self):
+        """policy redis is refused by the Admin API with a Kong-style schema error (the data
+        planes count locally only); cluster too, as in Kong's hybrid mode."""
+        for policy, words in (("redis", "'redis' policy is not supported"),
+                              ("cluster", "'cluster' policy is not supported")):
+            r = self.admin("POST", "/plugins", json_body={
+                "name": "rate-limiting",
+                "config": {"minute": 5, "policy": policy,
+                           "redis": {"host": "127.0.0.1", "port": 6379}}})
+            self.assertEqual(r.status, 400, r)
+            body = r.json()
+            self.assertEqual(body.get("name"), "schema violation", body)
+            self.assertIn(words, body["fields"]["config"]["policy"], body)
+        r = self.admin("GET", "/plugins")
+        self.assertEqual(r.status, 200, r)
+        self.assertFalse([p for p in r.json()["data"] if p["name"] == "rate-limiting"
+                          and p["config"]["policy"] != "local"])
+
 
 if __name__ == "__main__":
     h.main()

@@ -144,6 +144,45 @@ class PluginsDataPlaneTest(unittest.TestCase):
         self.assertEqual(self.status("DELETE", "/proxy-cache/" + key).status, 404)
         self.assertEqual(self.status("DELETE", "/proxy-cache").status, 204)
 
+    def test_plugin_responses_get_what_kong_sends(self):
+        """Responses a plugin produced go through the other plugins' filters, as in Kong (its
+        collecting iterator): what each one then carries follows from which plugins' access
+        ran. key-auth (1250) answers 401 before rate-limiting (910) and proxy-cache (100) run:
+        no rate-limit headers, no X-Cache-Status. rate-limiting's 429 carries its headers and
+        Retry-After; proxy-cache did not run, so no X-Cache-Status. A cache hit carries the
+        rate-limit headers of its request."""
+        h.wait_for(lambda: self.dp.get("/mock/ping").status == 401, timeout=15,
+                   what="config loaded")
+        self.wait_window()
+        rl = ("X-RateLimit-Limit-Minute", "X-RateLimit-Remaining-Minute", "RateLimit-Limit",
+              "RateLimit-Remaining", "RateLimit-Reset", "Retry-After")
+        r = self.dp.get("/mock/a")
+        self.assertEqual(r.status, 401, r)
+        for name in rl + ("X-Cache-Status", "X-Cache-Key"):
+            self.assertIsNone(r.header(name), name)
+        self.assertEqual(r.header("WWW-Authenticate"), 'Key realm="portico"')
+        # the consumer's 5 requests, all the same cacheable GET: Miss, then 4 Hits that carry
+        # this request's rate-limit headers
+        for i in range(5):
+            r = self.dp.get("/mock/same", headers={"apikey": "top-secret"})
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.header("X-Cache-Status"), "Miss" if i == 0 else "Hit")
+            self.assertEqual(r.header("X-RateLimit-Remaining-Minute"), str(4 - i))
+            self.assertEqual(r.header("RateLimit-Remaining"), str(4 - i))
+            self.assertIsNone(r.header("Retry-After"))
+        self.assertEqual(self.upstream.hits, 1)
+        r = self.dp.get("/mock/same", headers={"apikey": "top-secret"})
+        self.assertEqual(r.status, 429, r)
+        self.assertEqual(r.json(), {"message": "API rate limit exceeded"})
+        for name in rl:
+            self.assertIsNotNone(r.header(name), name)
+        self.assertEqual(r.header("X-RateLimit-Remaining-Minute"), "0")
+        self.assertEqual(r.header("Retry-After"), r.header("RateLimit-Reset"))
+        self.assertIsNone(r.header("X-Cache-Status"))
+        self.assertIsNone(r.header("X-Cache-Key"))
+        self.assertEqual(r.header("Content-Type"), "application/json; charset=utf-8")
+        self.assertEqual(self.upstream.hits, 1)
+
     def test_rate_limit_exact_under_concurrency(self):
         import threading
         h.wait_for(lambda: self.dp.get("/mock/ping").status == 401, timeout=15,

@@ -174,6 +174,48 @@ static enum gw_err fx_respond(struct dp_plugin_req *r, int status, const struct 
     return GW_OK;
 }
 
+/* name and value of a prepared line as C strings */
+static void fx_line(const struct dp_header_line *l, char *name, size_t nsz, char *value, size_t vsz)
+{
+    snprintf(name, nsz, "%.*s", (int)l->nlen, l->line);
+    snprintf(value, vsz, "%.*s", l->removed ? 0 : (int)l->vlen, l->line + l->nlen + 2);
+}
+static enum gw_err fx_set_header_lines(struct dp_plugin_req *r, bool response,
+                                       const struct dp_header_line *l, size_t n, bool copy)
+{
+    (void)copy;
+    for (size_t i = 0; i < n; i++) {
+        char name[64], value[512];
+        fx_line(&l[i], name, sizeof(name), value, sizeof(value));
+        if (response)
+            fx_set_response_header(r, name, value); /* never removed in responses here */
+        else if (l[i].removed)
+            fx_clear_header(r, name);
+        else
+            fx_set_header(r, name, value);
+    }
+    return GW_OK;
+}
+static enum gw_err fx_respond_lines(struct dp_plugin_req *r, int status,
+                                    const struct dp_header_line *l, size_t n, const char *body,
+                                    size_t len, void (*release)(void *arg), void *arg)
+{
+    struct dp_header h[FX_MAX];
+    static char names[FX_MAX][64], values[FX_MAX][512];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < FX_MAX; i++) {
+        if (l[i].removed)
+            continue;
+        fx_line(&l[i], names[k], sizeof(names[k]), values[k], sizeof(values[k]));
+        h[k] = (struct dp_header){names[k], values[k]};
+        k++;
+    }
+    enum gw_err e = fx_respond(r, status, h, k, body, len);
+    if (release) /* copied: the fake request ends here */
+        release(arg);
+    return e;
+}
+
 FX_UNUSED static const struct dp_plugin_req_ops fx_ops = {
     .method = fx_method,
     .path = fx_path,
@@ -190,6 +232,8 @@ FX_UNUSED static const struct dp_plugin_req_ops fx_ops = {
     .response_header = fx_response_header,
     .response_headers_each = fx_response_headers_each,
     .respond = fx_respond,
+    .set_header_lines = fx_set_header_lines,
+    .respond_lines = fx_respond_lines,
 };
 
 /* A fresh GET request for path?query from 10.0.0.1. */

@@ -206,8 +206,11 @@ static void refresh_after_cache_ttl(void **state)
     /* plant an entry stored 40 s ago (older than cache_ttl, still within storage) */
     int64_t now = (int64_t)time(NULL);
     struct dp_header h = {"Content-Type", "text/plain"};
-    struct dp_cache_entry *e = dp_cache_entry_create(200, &h, 1, "old", 3, now - 40, 30, now + 60);
-    assert_int_equal(dp_cache_store_put(env.cache, "pc-refresh", key, e), GW_OK);
+    /* the store is looked up with the key's text (route id|method|path|params|headers) */
+    static const char text[] = "r1|GET|/r||";
+    struct dp_cache_entry *e =
+        dp_cache_entry_create(200, key, &h, 1, "old", 3, now - 40, 30, now + 60);
+    assert_int_equal(dp_cache_store_put(env.cache, "pc-refresh", text, strlen(text), e), GW_OK);
     u.body = "v2";
     assert_int_equal(req(set, "GET", "/r", NULL, &u, &f), 200);
     assert_string_equal(fx_client_header(&f, "X-Cache-Status"), "Refresh");
@@ -215,8 +218,8 @@ static void refresh_after_cache_ttl(void **state)
     assert_string_equal(fx_client_header(&f, "X-Cache-Status"), "Hit");
     assert_string_equal(f.resp_body, "v2");
     /* an entry aged 7 s reports Age 7 */
-    e = dp_cache_entry_create(200, &h, 1, "aged", 4, now - 7, 30, now + 60);
-    assert_int_equal(dp_cache_store_put(env.cache, "pc-refresh", key, e), GW_OK);
+    e = dp_cache_entry_create(200, key, &h, 1, "aged", 4, now - 7, 30, now + 60);
+    assert_int_equal(dp_cache_store_put(env.cache, "pc-refresh", text, strlen(text), e), GW_OK);
     assert_int_equal(req(set, "GET", "/r", NULL, &u, &f), 200);
     long age = strtol(fx_list_get(&f.resp, "Age", 0), NULL, 10);
     assert_true(age >= 7 && age <= 8);
@@ -291,17 +294,17 @@ static void lru_bound(void **state)
     for (int i = 0; i < 200; i++) {
         snprintf(key, sizeof(key), "k%d", i);
         struct dp_cache_entry *e =
-            dp_cache_entry_create(200, &h, 1, body, sizeof(body), now, 60, now + 60);
-        assert_int_equal(dp_cache_store_put(s, "ns", key, e), GW_OK);
+            dp_cache_entry_create(200, key, &h, 1, body, sizeof(body), now, 60, now + 60);
+        assert_int_equal(dp_cache_store_put(s, "ns", key, strlen(key), e), GW_OK);
         assert_true(dp_cache_store_bytes(s) <= bound);
         /* k0 stays hot: always used after each insert */
-        struct dp_cache_entry *hot = dp_cache_store_get(s, "ns", "k0", now);
+        struct dp_cache_entry *hot = dp_cache_store_get(s, "ns", "k0", 2, now);
         assert_non_null(hot);
         dp_cache_entry_release(hot);
     }
     assert_true(dp_cache_store_count(s) < 200);
-    assert_null(dp_cache_store_get(s, "ns", "k1", now)); /* evicted */
-    struct dp_cache_entry *last = dp_cache_store_get(s, "ns", "k199", now);
+    assert_null(dp_cache_store_get(s, "ns", "k1", 2, now)); /* evicted */
+    struct dp_cache_entry *last = dp_cache_store_get(s, "ns", "k199", 4, now);
     assert_non_null(last);
     /* an entry in use survives its eviction */
     assert_int_equal(dp_cache_store_purge(s, NULL), GW_OK);
@@ -311,14 +314,14 @@ static void lru_bound(void **state)
     assert_int_equal(last->body[0], 'b');
     dp_cache_entry_release(last);
     /* expiry */
-    struct dp_cache_entry *e = dp_cache_entry_create(200, &h, 1, "x", 1, now, 1, now + 1);
-    assert_int_equal(dp_cache_store_put(s, "ns", "exp", e), GW_OK);
-    assert_null(dp_cache_store_get(s, "ns", "exp", now + 1));
+    struct dp_cache_entry *e = dp_cache_entry_create(200, "exp", &h, 1, "x", 1, now, 1, now + 1);
+    assert_int_equal(dp_cache_store_put(s, "ns", "exp", 3, e), GW_OK);
+    assert_null(dp_cache_store_get(s, "ns", "exp", 3, now + 1));
     assert_int_equal(dp_cache_store_count(s), 0);
     /* too large an entry */
     char *huge = calloc(1, bound / 2);
-    e = dp_cache_entry_create(200, &h, 1, huge, bound / 2, now, 60, now + 60);
-    assert_int_equal(dp_cache_store_put(s, "ns", "huge", e), GW_ERR_TOOBIG);
+    e = dp_cache_entry_create(200, "huge", &h, 1, huge, bound / 2, now, 60, now + 60);
+    assert_int_equal(dp_cache_store_put(s, "ns", "huge", 4, e), GW_ERR_TOOBIG);
     free(huge);
     dp_cache_store_destroy(s);
 }
@@ -332,8 +335,13 @@ static void purge(void **state)
     for (int i = 0; i < 3; i++) {
         char ns[8];
         snprintf(ns, sizeof(ns), "p%d", i);
-        struct dp_cache_entry *e = dp_cache_entry_create(200, &h, 1, "x", 1, now, 60, now + 60);
-        assert_int_equal(dp_cache_store_put(pe.cache, ns, i < 2 ? "shared" : "other", e), GW_OK);
+        const char *key = i < 2 ? "shared" : "other";
+        /* the lookup text differs from the public key, which purge goes by */
+        char text[32];
+        snprintf(text, sizeof(text), "text-%d", i);
+        struct dp_cache_entry *e =
+            dp_cache_entry_create(200, key, &h, 1, "x", 1, now, 60, now + 60);
+        assert_int_equal(dp_cache_store_put(pe.cache, ns, text, strlen(text), e), GW_OK);
     }
     assert_int_equal(dp_plugin_env_cache_purge(&pe, "missing"), GW_ERR_NOTFOUND);
     assert_int_equal(dp_plugin_env_cache_purge(&pe, "shared"), GW_OK);

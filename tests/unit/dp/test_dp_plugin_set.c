@@ -224,6 +224,52 @@ static void global_env(void **state)
     fx_config_free(c);
 }
 
+/* Kong's collecting iterator: after key-auth answers 401, rate-limiting and proxy-cache are
+ * still active for the request (their filters and log run), but their access did not run: no
+ * rate-limit count, no rate-limit headers, no cache state. */
+static void collected_after_a_response(void **state)
+{
+    (void)state;
+    Portico__V1__Config *c = fx_config_new();
+    fx_add_route(c, "r1", "s1");
+    fx_add_consumer(c, "c1", "alice", NULL);
+    fx_add_key(c, "k1", "c1", "alice-key");
+    fx_add_plugin(c, "ka", "key-auth", NULL, NULL, NULL);
+    rl(c, "rl", NULL, NULL, NULL, 1);
+    fx_add_plugin(c, "pc", "proxy-cache", NULL, NULL, NULL);
+    struct dp_plugin_set *set = NULL;
+    assert_int_equal(dp_plugin_set_build(c, &env, NULL, NULL, &set), GW_OK);
+    for (int i = 0; i < 3; i++) { /* limit 1 per minute: never counted, never 429 */
+        struct fake_req f;
+        fx_init(&f, "GET", "/", NULL);
+        struct dp_plugin_run run;
+        dp_plugin_run_init(&run, set, dp_plugin_set_chain(set, "r1"), &f.base,
+                           DP_PLUGIN_PROTO_HTTP);
+        assert_true(dp_plugin_run_access(&run));
+        assert_int_equal(f.resp_status, 401);
+        assert_string_equal(dp_plugin_run_instance_id(&run, "rate-limiting"), "rl");
+        assert_string_equal(dp_plugin_run_instance_id(&run, "proxy-cache"), "pc");
+        f.up_status = 401; /* what the filters read in this fixture */
+        dp_plugin_run_header_filter(&run);
+        dp_plugin_run_body_filter(&run, "{}", 2, true);
+        assert_null(fx_list_get(&f.resp, "X-RateLimit-Remaining-Minute", 0));
+        assert_null(fx_list_get(&f.pending, "X-RateLimit-Remaining-Minute", 0));
+        assert_null(fx_list_get(&f.pending, "X-Cache-Status", 0));
+        dp_plugin_run_finish(&run);
+    }
+    /* the key passes, and this first request is the first one counted */
+    struct fake_req f;
+    fx_init(&f, "GET", "/", NULL);
+    fx_list_add(&f.req, "apikey", "alice-key");
+    struct dp_plugin_run run;
+    dp_plugin_run_init(&run, set, dp_plugin_set_chain(set, "r1"), &f.base, DP_PLUGIN_PROTO_HTTP);
+    assert_false(dp_plugin_run_access(&run));
+    assert_string_equal(fx_list_get(&f.pending, "X-RateLimit-Remaining-Minute", 0), "0");
+    dp_plugin_run_finish(&run);
+    dp_plugin_set_destroy(set);
+    fx_config_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +280,7 @@ int main(void)
         cmocka_unit_test(build_errors),
         cmocka_unit_test(names_and_priorities),
         cmocka_unit_test(global_env),
+        cmocka_unit_test(collected_after_a_response),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
