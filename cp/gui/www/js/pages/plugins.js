@@ -35,7 +35,7 @@ function configSpec(name) {
       { row: [
         { name: "config.limit_by", label: "Limit by", type: "select", def: "consumer",
           options: opts(["consumer", "credential", "ip", "service", "header", "path"]) },
-        { name: "config.policy", label: "Policy", type: "select", def: "local", options: opts(["local", "cluster", "redis"]) },
+        { name: "config.policy", label: "Policy", type: "select", def: "local", options: opts(["local"]) },
       ] },
       { row: [
         { name: "config.header_name", label: "Header name", help: "When limiting by header." },
