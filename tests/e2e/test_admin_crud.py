@@ -106,9 +106,13 @@ class AdminCrudTest(unittest.TestCase):
     def test_notify_on_commit(self):
         listener = h.subprocess.Popen(
             ["psql", "-X", "-h", h.PG_HOST, "-p", str(h.PG_PORT), "-U", h.PG_USER, "-d",
-             self.cp.db, "-c", "LISTEN portico_config", "-c", "SELECT pg_sleep(2)"],
+             self.cp.db, "-c", "LISTEN portico_config", "-c", "SELECT pg_sleep(3)"],
             stdout=h.subprocess.PIPE, stderr=h.subprocess.STDOUT, text=True)
-        h.time.sleep(0.5)
+        # psql runs its commands in order: once its session sleeps, it is listening (a fixed
+        # delay was not enough on a loaded machine)
+        h.wait_for(lambda: h.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' "
+                                  "AND query = 'SELECT pg_sleep(3)'" % self.cp.db).strip() != "0",
+                   timeout=15, what="psql listening")
         r = self.a("POST", "/upstreams", form={"name": "notify-up"})
         self.assertEqual(r.status, 201)
         rev = self.revision()
