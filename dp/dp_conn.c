@@ -559,22 +559,6 @@ void dp_conn_respond(struct dp_conn *c, int status, const char *message, const c
     dp_conn_request_done(c);
 }
 
-/* Writes v in decimal at p; returns the length. */
-static size_t put_u64(char *p, uint64_t v)
-{
-    char t[24];
-    size_t n = 0;
-    do {
-        t[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        p[i] = t[n - 1 - i];
-    return n;
-}
-
-#define PUT_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), sizeof(lit) - 1)
-
 void dp_conn_respond_raw(struct dp_conn *c, int status, const char *headers, size_t hlen,
                          const char *body, size_t len)
 {
@@ -590,54 +574,49 @@ void dp_conn_respond_raw(struct dp_conn *c, int status, const char *headers, siz
     bool head = r->method == HTTP_HEAD;
     uint64_t lat = (gw_time_mono_us() - r->t_start_us) / 1000;
     struct evbuffer *out = dp_io_get_output(c->bev);
-    /* no printf on this path: a cache hit is served from here */
-    char pre[96];
-    const char *rs = reason(status);
-    size_t rl = strlen(rs), n = PUT_LIT(pre, "HTTP/1.1 ");
-    if (rl > sizeof(pre) - 40)
-        rl = sizeof(pre) - 40;
-    n += put_u64(pre + n, (uint64_t)(status > 0 ? status : 0));
-    pre[n++] = ' ';
-    memcpy(pre + n, rs, rl);
-    n += rl;
-    n += PUT_LIT(pre + n, "\r\n");
-    size_t pn = n;
-    char post[256 + sizeof(r->id)];
-    n = PUT_LIT(post, "Content-Length: ");
-    n += put_u64(post + n, len);
-    n += PUT_LIT(post + n, "\r\n");
+    /* no printf on this path (a cache hit is served from here): the head is built with the
+     * dp_wbuf appenders behind whatever the worker's scratch buffer already holds */
+    struct gw_buf *o = &c->w->scratch;
+    size_t base = o->len;
+    if (gw_buf_reserve(o, hlen + 256 + sizeof(r->id)) != GW_OK) {
+        dp_conn_close(c);
+        return;
+    }
+    DP_WB_LIT(o, "HTTP/1.1 ");
+    dp_wb_u64(o, (uint64_t)(status > 0 ? status : 0));
+    DP_WB_LIT(o, " ");
+    dp_wb_str(o, reason(status));
+    DP_WB_LIT(o, "\r\n");
+    dp_wb_mem(o, headers, hlen);
+    DP_WB_LIT(o, "Content-Length: ");
+    dp_wb_u64(o, len);
+    DP_WB_LIT(o, "\r\n");
     if (c->close_after)
-        n += PUT_LIT(post + n, "Connection: close\r\n");
+        DP_WB_LIT(o, "Connection: close\r\n");
     else if (r->http_major == 1 && r->http_minor == 0 && r->keepalive)
-        n += PUT_LIT(post + n, "Connection: keep-alive\r\n");
-    n += PUT_LIT(post + n, "Server: portico/" PORTICO_VERSION "\r\nX-Portico-Response-Latency: ");
-    n += put_u64(post + n, lat);
-    n += PUT_LIT(post + n, "\r\nX-Portico-Request-Id: ");
-    size_t il = strnlen(r->id, sizeof(r->id));
-    memcpy(post + n, r->id, il);
-    n += il;
-    n += PUT_LIT(post + n, "\r\n\r\n");
-    size_t blen = head ? 0 : len, total = pn + hlen + n + blen;
+        DP_WB_LIT(o, "Connection: keep-alive\r\n");
+    DP_WB_LIT(o, "Server: portico/" PORTICO_VERSION "\r\nX-Portico-Response-Latency: ");
+    dp_wb_u64(o, lat);
+    DP_WB_LIT(o, "\r\nX-Portico-Request-Id: ");
+    dp_wb_mem(o, r->id, strnlen(r->id, sizeof(r->id)));
+    DP_WB_LIT(o, "\r\n\r\n");
+    const char *hd = o->data + base;
+    size_t hn = o->len - base, blen = head ? 0 : len, total = hn + blen;
     struct evbuffer_iovec v;
     if (total <= 64 * 1024 && evbuffer_reserve_space(out, (ev_ssize_t)total, &v, 1) == 1 &&
         v.iov_len >= total) { /* one copy into one chain (a cache hit's usual case) */
-        char *d = v.iov_base;
-        memcpy(d, pre, pn);
-        if (hlen)
-            memcpy(d + pn, headers, hlen);
-        memcpy(d + pn + hlen, post, n);
+        memcpy(v.iov_base, hd, hn);
         if (blen)
-            memcpy(d + pn + hlen + n, body, blen);
+            memcpy((char *)v.iov_base + hn, body, blen);
         v.iov_len = total;
         evbuffer_commit_space(out, &v, 1);
     } else {
-        evbuffer_add(out, pre, pn);
-        if (hlen)
-            evbuffer_add(out, headers, hlen);
-        evbuffer_add(out, post, n);
+        evbuffer_add(out, hd, hn);
         if (blen)
             evbuffer_add(out, body, blen);
     }
+    o->len = base; /* what was there before stays */
+    o->data[base] = '\0';
     r->status = status;
     r->resp_started = true;
     r->resp_complete = true;

@@ -656,19 +656,16 @@ static void fail_try(struct dp_req *r, bool timeout, const char *why)
 }
 
 /* For a service with protocol https: its TLS parameters, the SNI (the upstream Host without
- * port) and a pool key that tells connections with other TLS parameters apart. */
+ * port) and a pool key that tells connections with other TLS parameters apart; NULL (key not
+ * written) for plain HTTP. */
 static const struct dp_tls_upstream *upstream_tls(struct dp_req *r, char *key, size_t keylen,
                                                   char *sni, size_t snilen)
 {
     const struct dp_tls_upstream *tu =
         r->svc->https && r->cfg ? dp_tls_store_upstream(r->cfg->tls, r->svc->index) : NULL;
     sni[0] = '\0';
-    if (!tu) {
-        size_t kl = strnlen(r->addr->key, keylen - 1);
-        memcpy(key, r->addr->key, kl);
-        key[kl] = '\0';
-        return NULL;
-    }
+    if (!tu)
+        return NULL; /* the caller keys the pool by the address alone */
     char host[300];
     host_header(r, host, sizeof(host));
     const char *h = host;
@@ -725,8 +722,9 @@ static void try_next(struct dp_req *r)
     atomic_fetch_add_explicit(&a->state->active, 1, memory_order_relaxed);
     r->counted = true;
     r->t_up_start_us = gw_time_mono_us();
-    char key[sizeof(((struct dp_upconn *)0)->key)], sni[256];
-    const struct dp_tls_upstream *tu = upstream_tls(r, key, sizeof(key), sni, sizeof(sni));
+    char tkey[sizeof(((struct dp_upconn *)0)->key)], sni[256];
+    const struct dp_tls_upstream *tu = upstream_tls(r, tkey, sizeof(tkey), sni, sizeof(sni));
+    const char *key = tu ? tkey : a->key;
     struct dp_upconn *up = dp_pool_get(c->w->pool, key);
     if (up) {
         attach(r, up);
