@@ -6,25 +6,26 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "tls/dp_tls_io.h"
 
 #define READ_CHUNK (64 * 1024)
-/* A read first fills a small reservation in the input buffer: libevent then allocates a chain
- * of 1 KiB (a thread-cache malloc) instead of one that holds READ_CHUNK (a 128 KiB malloc and
- * free per read). What does not fit lands in the loop's scratch buffer, in the same readv, and
- * is copied behind it; after such a read the next one reserves READ_CHUNK directly (a body is
- * streaming). */
+/* A read (one recv) lands in the loop's scratch buffer and is copied into the input buffer:
+ * libevent then allocates a chain of 1 KiB (a thread-cache malloc) for a request or a small
+ * response instead of one that holds READ_CHUNK (a 128 KiB malloc and free per read). After a
+ * read of more than READ_SMALL bytes the next one goes straight into a READ_CHUNK reservation
+ * (a body is streaming, the copy would cost more than the allocation). */
 #define READ_SMALL 900
+#define WRITE_IOV  64 /* extents per sendmsg (libevent's evbuffer_write takes 128) */
 
 struct dp_io_loop {
     struct event_base *base;
     struct event *flush_ev;
-    struct dp_io *head; /* sockets with output queued this iteration */
-    bool scheduled;
-    char scratch[READ_CHUNK]; /* overflow of small reads (see READ_SMALL) */
+    struct dp_io *head;       /* sockets with output queued this iteration */
+    bool scheduled;           /* flush_ev is active */
+    int in_io;                /* socket callbacks on the stack (see io_begin) */
+    char scratch[READ_CHUNK]; /* small reads land here first (see READ_SMALL) */
 };
 
 struct dp_io {
@@ -43,7 +44,7 @@ struct dp_io {
     bool connecting;
     bool queued;     /* on the loop's flush list */
     bool check_read; /* the input may have been drained below the high watermark */
-    bool big_reads;  /* the last read overflowed READ_SMALL: reserve READ_CHUNK */
+    bool big_reads;  /* the last read took more than READ_SMALL: reserve READ_CHUNK */
     bool dead;       /* dp_io_free was called inside a callback */
     struct dp_io *qnext, *qprev;
     struct dp_tls_io *tls; /* NULL = plain socket */
@@ -115,6 +116,33 @@ static void update_read(struct dp_io *io)
     }
 }
 
+/* One send() of the output when it is one extent (a response read in one piece), else one
+ * sendmsg() of up to WRITE_IOV extents; drains what the kernel took. send/recv go straight to
+ * the socket layer: readv/writev pass through the file layer first (position lock, range
+ * check, iterator setup), a few percent of a proxied request's kernel time on loopback. */
+static ssize_t send_out(struct dp_io *io)
+{
+    struct evbuffer_iovec v[WRITE_IOV];
+    int nv = evbuffer_peek(io->out, -1, NULL, v, WRITE_IOV);
+    if (nv > WRITE_IOV)
+        nv = WRITE_IOV;
+    ssize_t n;
+    if (nv == 1) {
+        n = send(io->fd, v[0].iov_base, v[0].iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } else {
+        struct iovec iov[WRITE_IOV];
+        for (int i = 0; i < nv; i++) {
+            iov[i].iov_base = v[i].iov_base;
+            iov[i].iov_len = v[i].iov_len;
+        }
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)nv};
+        n = sendmsg(io->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    if (n > 0)
+        evbuffer_drain(io->out, (size_t)n);
+    return n;
+}
+
 /* Writes what the kernel takes; arms EV_WRITE for the rest. */
 static void do_write(struct dp_io *io)
 {
@@ -136,7 +164,7 @@ static void do_write(struct dp_io *io)
         if (tr == DP_TLS_WANT_READ)
             update_read(io);
     } else if (before) {
-        int n = evbuffer_write(io->out, io->fd);
+        ssize_t n = send_out(io);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
             if (io->wev_added) {
                 event_del(io->wev);
@@ -164,12 +192,9 @@ static void do_write(struct dp_io *io)
     }
 }
 
-static void flush_cb(evutil_socket_t fd, short what, void *arg)
+/* Writes every socket on the flush list (and re-checks its reading). */
+static void flush_list(struct dp_io_loop *l)
 {
-    struct dp_io_loop *l = arg;
-    (void)fd;
-    (void)what;
-    l->scheduled = false;
     while (l->head) {
         struct dp_io *io = l->head;
         unqueue(io);
@@ -183,8 +208,36 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* Puts io on the loop's flush list (written, and its reading re-checked, once the callbacks of
- * this loop iteration are done). No evbuffer callbacks: they would run on every add and drain. */
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct dp_io_loop *l = arg;
+    (void)fd;
+    (void)what;
+    l->scheduled = false;
+    flush_list(l);
+}
+
+/* Socket callbacks are bracketed by io_begin/io_end: output queued inside one is written when it
+ * returns, so a request goes to the upstream (and a response to the client) while the loop goes
+ * on with the other ready sockets, and several pieces of output queued by one callback still go
+ * in one send. Output queued anywhere else (timers, other events) waits for the end of the loop
+ * iteration (flush_ev). */
+static void io_begin(struct dp_io_loop *l)
+{
+    l->in_io++;
+}
+
+static void io_end(struct dp_io_loop *l)
+{
+    if (--l->in_io == 0) {
+        l->in_io++; /* a write callback queueing more output is handled by this loop */
+        flush_list(l);
+        l->in_io--;
+    }
+}
+
+/* Puts io on the loop's flush list. No evbuffer callbacks: they would run on every add and
+ * drain. */
 static void enqueue(struct dp_io *io)
 {
     if (io->queued || io->dead)
@@ -195,7 +248,7 @@ static void enqueue(struct dp_io *io)
     if (io->loop->head)
         io->loop->head->qprev = io;
     io->loop->head = io;
-    if (!io->loop->scheduled) {
+    if (!io->loop->scheduled && !io->loop->in_io) {
         io->loop->scheduled = true;
         event_active(io->loop->flush_ev, EV_WRITE, 0);
     }
@@ -204,10 +257,8 @@ static void enqueue(struct dp_io *io)
 static void tls_handshake_step(struct dp_io *io);
 static void tls_read_ready(struct dp_io *io);
 
-static void read_ready(evutil_socket_t fd, short what, void *arg)
+static void read_ready_io(evutil_socket_t fd, struct dp_io *io)
 {
-    struct dp_io *io = arg;
-    (void)what;
     if (io->tls) {
         tls_read_ready(io);
         return;
@@ -222,25 +273,24 @@ static void read_ready(evutil_socket_t fd, short what, void *arg)
         if (io->rhigh - len < want)
             want = io->rhigh - len;
     }
-    size_t small = io->big_reads || want <= READ_SMALL ? want : READ_SMALL;
-    struct evbuffer_iovec v[2];
-    int nv = evbuffer_reserve_space(io->in, (ev_ssize_t)small, v, 2);
-    if (nv <= 0)
-        return;
-    struct iovec iov[3];
-    size_t reserved = 0;
-    for (int i = 0; i < nv; i++) {
-        iov[i].iov_base = v[i].iov_base;
-        iov[i].iov_len = v[i].iov_len;
-        reserved += v[i].iov_len;
+    ssize_t n;
+    if (io->big_reads && want > READ_SMALL) {
+        /* a body is streaming: straight into one contiguous reservation */
+        struct evbuffer_iovec v;
+        if (evbuffer_reserve_space(io->in, (ev_ssize_t)want, &v, 1) != 1)
+            return;
+        n = recv(fd, v.iov_base, want, MSG_DONTWAIT);
+        int err = errno;
+        v.iov_len = n > 0 ? (size_t)n : 0;
+        evbuffer_commit_space(io->in, &v, 1);
+        errno = err;
+    } else {
+        n = recv(fd, io->loop->scratch, want, MSG_DONTWAIT);
+        if (n > 0 && evbuffer_add(io->in, io->loop->scratch, (size_t)n) != 0) {
+            fire_event(io, BEV_EVENT_ERROR | BEV_EVENT_READING);
+            return;
+        }
     }
-    int niov = nv;
-    if (reserved < want) {
-        iov[niov].iov_base = io->loop->scratch;
-        iov[niov].iov_len = want - reserved;
-        niov++;
-    }
-    ssize_t n = readv(fd, iov, niov);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
             return;
@@ -251,18 +301,7 @@ static void read_ready(evutil_socket_t fd, short what, void *arg)
         fire_event(io, BEV_EVENT_EOF | BEV_EVENT_READING);
         return;
     }
-    size_t left = (size_t)n;
-    for (int i = 0; i < nv; i++) {
-        size_t take = left < v[i].iov_len ? left : v[i].iov_len;
-        v[i].iov_len = take;
-        left -= take;
-    }
-    evbuffer_commit_space(io->in, v, nv);
-    if (left && evbuffer_add(io->in, io->loop->scratch, left) != 0) {
-        fire_event(io, BEV_EVENT_ERROR | BEV_EVENT_READING);
-        return;
-    }
-    io->big_reads = (size_t)n > reserved;
+    io->big_reads = (size_t)n > READ_SMALL;
     cb_begin(io);
     if (io->rcb)
         io->rcb(io, io->arg);
@@ -270,10 +309,8 @@ static void read_ready(evutil_socket_t fd, short what, void *arg)
         update_read(io);
 }
 
-static void write_ready(evutil_socket_t fd, short what, void *arg)
+static void write_ready_io(evutil_socket_t fd, struct dp_io *io)
 {
-    struct dp_io *io = arg;
-    (void)what;
     if (io->tls && io->tls->handshaking && !io->connecting) {
         tls_handshake_step(io);
         return;
@@ -312,6 +349,26 @@ static void write_ready(evutil_socket_t fd, short what, void *arg)
     cb_begin(io);
     do_write(io);
     cb_end(io);
+}
+
+static void read_ready(evutil_socket_t fd, short what, void *arg)
+{
+    struct dp_io *io = arg;
+    struct dp_io_loop *l = io->loop;
+    (void)what;
+    io_begin(l);
+    read_ready_io(fd, io);
+    io_end(l);
+}
+
+static void write_ready(evutil_socket_t fd, short what, void *arg)
+{
+    struct dp_io *io = arg;
+    struct dp_io_loop *l = io->loop;
+    (void)what;
+    io_begin(l);
+    write_ready_io(fd, io);
+    io_end(l);
 }
 
 /* ---- TLS (dp/tls/dp_tls_io.c does the OpenSSL calls) ----------------------------------------- */

@@ -1,9 +1,10 @@
 /* dp/dp_io.h: a lean buffered socket for the proxy's hot path, shaped like the subset of
- * libevent's bufferevent that Portico uses. Differences that save system calls: reads go
- * straight into the input evbuffer (no FIONREAD ioctl), and output is written at the end of the
- * loop iteration in which it was queued (one writev), arming EV_WRITE only when the kernel
- * buffer is full (no epoll_ctl per response). No timeouts: the worker's tick handles those.
- * Everything runs on one worker thread.
+ * libevent's bufferevent that Portico uses. Differences that save system calls: one recv per
+ * read event (no FIONREAD ioctl); output queued by a socket callback is written when that
+ * callback returns (queued elsewhere: at the end of the loop iteration), in one send or sendmsg,
+ * arming EV_WRITE only when the kernel buffer is full (no epoll_ctl per response). send/recv
+ * rather than writev/readv: they skip the kernel's file layer. No timeouts: the worker's tick
+ * handles those. Everything runs on one worker thread.
  * SPDX-License-Identifier: Apache-2.0 */
 #ifndef DP_IO_H
 #define DP_IO_H
@@ -39,9 +40,9 @@ void dp_io_free(struct dp_io *io);
  * watermark, reading is re-checked at the end of the loop iteration. */
 struct evbuffer *dp_io_get_input(struct dp_io *io);
 
-/* The output buffer (borrowed). Call it to add output: what it holds at the end of the loop
- * iteration is written then (one writev). Output added through a pointer kept from an earlier
- * call is not noticed. */
+/* The output buffer (borrowed). Call it to add output: what it holds when the current socket
+ * callback returns (outside one: at the end of the loop iteration) is written then, in one
+ * system call. Output added through a pointer kept from an earlier call is not noticed. */
 struct evbuffer *dp_io_get_output(struct dp_io *io);
 
 /* Bytes waiting in the input / output buffer (no side effect). */
