@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dp_error_body.h"
 #include "dp_http.h"
 #include "dp_req_plugins.h"
 #include "dp_metrics.h"
@@ -525,18 +526,27 @@ void dp_conn_respond(struct dp_conn *c, int status, const char *message, const c
         status == 431 || c->w->draining || !r->keepalive)
         c->close_after = true;
     bool head = r->headers_done && r->method == HTTP_HEAD;
-    char body[512];
-    int blen =
-        snprintf(body, sizeof(body), "{\"message\":\"%s\",\"request_id\":\"%s\"}", message, r->id);
-    if (blen < 0 || (size_t)blen >= sizeof(body))
-        blen = (int)strlen(body);
+    /* the format the client accepts, as kong.response.error chooses it */
+    enum dp_error_type type = DP_ERROR_JSON;
+    double best_q = 0;
+    for (int i = r->headers_done ? dp_hblock_find(&r->hb, "accept", 6, 0) : -1; i >= 0;
+         i = dp_hblock_find(&r->hb, "accept", 6, (size_t)i + 1))
+        type = dp_error_type_from_accept(r->hb.buf + r->hb.h[i].vo, r->hb.h[i].vl, type, &best_q);
+    struct gw_buf body;
+    gw_buf_init(&body, 4096);
+    if (dp_error_body(&body, type, message, r->id) != GW_OK) {
+        gw_buf_cleanup(&body);
+        dp_conn_close(c);
+        return;
+    }
+    int blen = (int)body.len;
     uint64_t lat = (gw_time_mono_us() - r->t_start_us) / 1000;
     struct evbuffer *out = dp_io_get_output(c->bev);
     evbuffer_add_printf(out,
-                        "HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"
+                        "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
                         "Content-Length: %d\r\n%sServer: portico/" PORTICO_VERSION "\r\n"
                         "X-Portico-Response-Latency: %llu\r\nX-Portico-Request-Id: %s\r\n%s",
-                        status, reason(status), blen,
+                        status, reason(status), dp_error_content_type(type), blen,
                         c->close_after ? "Connection: close\r\n"
                         : (r->http_major == 1 && r->http_minor == 0 && r->keepalive)
                             ? "Connection: keep-alive\r\n"
@@ -552,7 +562,8 @@ void dp_conn_respond(struct dp_conn *c, int status, const char *message, const c
     }
     evbuffer_add(out, "\r\n", 2);
     if (!head)
-        evbuffer_add(out, body, (size_t)blen);
+        evbuffer_add(out, body.data, body.len);
+    gw_buf_cleanup(&body);
     r->status = status;
     r->resp_started = true;
     r->resp_complete = true;

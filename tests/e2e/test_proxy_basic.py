@@ -129,6 +129,34 @@ class SeedFlowTest(unittest.TestCase):
         self.assertRegex(r.header("X-Portico-Response-Latency"), r"^\d+$")
         self.assertEqual(r.header("Content-Type"), "application/json; charset=utf-8")
 
+    def test_error_body_follows_accept(self):
+        # kong.response.error: the Accept header picks the format, the first range with the
+        # highest q wins, JSON when nothing usable is asked for
+        cases = [
+            ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "text/html",
+             "<p>no Route matched with those values.</p>\n    <p>request_id: %s</p>"),
+            ("application/xml", "application/xml",
+             "<message>no Route matched with those values</message>\n"
+             "  <requestid>%s</requestid>"),
+            ("text/plain;q=0.5, application/xml;q=0.4", "text/plain",
+             "no Route matched with those values\nrequest_id: %s\n"),
+            ("image/png, text/html", "application/json",
+             '{"message":"no Route matched with those values","request_id":"%s"}'),
+            ("text/html;q=0", "application/json", '"request_id":"%s"'),
+        ]
+        for accept, ctype, fragment in cases:
+            r = self.dp.get("/nothing-here", headers={"Accept": accept})
+            self.assertEqual(r.status, 404)
+            self.assertEqual(r.header("Content-Type"), ctype + "; charset=utf-8", accept)
+            rid = r.header("X-Portico-Request-Id")
+            self.assertIn(fragment % rid, r.body.decode(), accept)
+            self.assertEqual(int(r.header("Content-Length")), len(r.body))
+        # the same over a bare connection, with nothing but Host and Accept
+        out = raw(self.dp.proxy_port, b"GET /nothing HTTP/1.1\r\nHost: x\r\n"
+                  b"Accept: text/plain\r\nConnection: close\r\n\r\n")
+        self.assertIn(b"Content-Type: text/plain; charset=utf-8", out)
+        self.assertIn(b"\r\n\r\nno Route matched with those values\nrequest_id: ", out)
+
     def test_post_bodies_content_length_and_chunked(self):
         r = h.request("POST", self.dp.url("/mock/p"), body=b"hello world",
                       headers={"Content-Type": "text/plain"})
