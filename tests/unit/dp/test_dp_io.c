@@ -593,6 +593,32 @@ static void connect_succeeds_then_sends_queued_output(void **state)
     close(s);
 }
 
+static void read_enabled_before_connect_starts_once_connected(void **state)
+{
+    struct fx *f = *state;
+    struct sockaddr_in sa;
+    int s = bound_tcp(&sa, true);
+    struct dp_io *c = dp_io_socket_new(f->loop, -1);
+    assert_non_null(c);
+    dp_io_setcb(c, log_readcb, NULL, record_eventcb, f);
+    dp_io_enable(c, EV_READ); /* as with a bufferevent: before the socket exists */
+    assert_int_equal(dp_io_socket_connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    for (int i = 0; i < 10 && !f->nevent; i++)
+        run_once(f);
+    assert_int_equal(f->nevent, 1);
+    assert_int_equal(f->what, BEV_EVENT_CONNECTED);
+    int a = accept(s, NULL, NULL);
+    assert_true(a >= 0);
+    assert_int_equal(send(a, "hello", 5, MSG_NOSIGNAL), 5);
+    for (int i = 0; i < 10 && dp_io_input_len(c) < 5; i++)
+        run_once(f);
+    assert_int_equal(dp_io_input_len(c), 5);
+    assert_memory_equal(evbuffer_pullup(dp_io_get_input(c), 5), "hello", 5);
+    dp_io_free(c);
+    close(a);
+    close(s);
+}
+
 /* ---- 7: read high watermark ------------------------------------------------------------------ */
 
 static void read_high_watermark_stops_and_resumes(void **state)
@@ -737,6 +763,7 @@ int main(void)
         T(peer_close_reports_eof),
         T(connect_refused_reports_error),
         T(connect_succeeds_then_sends_queued_output),
+        T(read_enabled_before_connect_starts_once_connected),
         T(read_high_watermark_stops_and_resumes),
         T(free_inside_read_callback),
         T(free_inside_write_and_event_callbacks),
