@@ -340,6 +340,7 @@ static void write_ready_io(evutil_socket_t fd, struct dp_io *io)
             tls_handshake_step(io);
             return;
         }
+        update_read(io); /* reading enabled before the connect (there was no event to add) */
         cb_begin(io);
         if (io->ecb)
             io->ecb(io, BEV_EVENT_CONNECTED, io->arg);
