@@ -99,6 +99,17 @@ static void fire_event(struct dp_io *io, short what)
     cb_end(io);
 }
 
+static void update_read(struct dp_io *io);
+
+/* End of the input (EOF or a read error): reading stops, as a bufferevent's does, then the event
+ * callback hears of it (a callback that neither frees nor re-enables io is not called again). */
+static void read_failed(struct dp_io *io, short what)
+{
+    io->want_read = false;
+    update_read(io);
+    fire_event(io, what);
+}
+
 static void update_read(struct dp_io *io)
 {
     bool want = io->rev && !io->dead &&
@@ -116,31 +127,45 @@ static void update_read(struct dp_io *io)
     }
 }
 
-/* One send() of the output when it is one extent (a response read in one piece), else one
- * sendmsg() of up to WRITE_IOV extents; drains what the kernel took. send/recv go straight to
+/* One send() of the output when it is one extent (a response read in one piece), else
+ * sendmsg() of up to WRITE_IOV extents at a time; drains what the kernel took. Returns the bytes
+ * written, or -1 (errno) when nothing could be. send/recv go straight to
  * the socket layer: readv/writev pass through the file layer first (position lock, range
  * check, iterator setup), a few percent of a proxied request's kernel time on loopback. */
 static ssize_t send_out(struct dp_io *io)
 {
-    struct evbuffer_iovec v[WRITE_IOV];
-    int nv = evbuffer_peek(io->out, -1, NULL, v, WRITE_IOV);
-    if (nv > WRITE_IOV)
-        nv = WRITE_IOV;
-    ssize_t n;
-    if (nv == 1) {
-        n = send(io->fd, v[0].iov_base, v[0].iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    } else {
-        struct iovec iov[WRITE_IOV];
-        for (int i = 0; i < nv; i++) {
-            iov[i].iov_base = v[i].iov_base;
-            iov[i].iov_len = v[i].iov_len;
+    ssize_t total = 0;
+    for (;;) {
+        struct evbuffer_iovec v[WRITE_IOV];
+        int nv = evbuffer_peek(io->out, -1, NULL, v, WRITE_IOV);
+        if (nv > WRITE_IOV)
+            nv = WRITE_IOV;
+        if (nv <= 0)
+            return total;
+        ssize_t n;
+        size_t given = 0;
+        if (nv == 1) {
+            given = v[0].iov_len;
+            n = send(io->fd, v[0].iov_base, given, MSG_NOSIGNAL | MSG_DONTWAIT);
+        } else {
+            struct iovec iov[WRITE_IOV];
+            for (int i = 0; i < nv; i++) {
+                iov[i].iov_base = v[i].iov_base;
+                iov[i].iov_len = v[i].iov_len;
+                given += v[i].iov_len;
+            }
+            struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)nv};
+            n = sendmsg(io->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
         }
-        struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)nv};
-        n = sendmsg(io->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-    }
-    if (n > 0)
+        if (n <= 0)
+            return total ? total : n;
         evbuffer_drain(io->out, (size_t)n);
-    return n;
+        total += n;
+        /* the kernel took all it was given and more extents wait: go on (output of more than
+         * WRITE_IOV extents); a short write means the socket buffer is full */
+        if ((size_t)n < given || !evbuffer_get_length(io->out))
+            return total;
+    }
 }
 
 /* Writes what the kernel takes; arms EV_WRITE for the rest. */
@@ -214,7 +239,9 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     l->scheduled = false;
+    l->in_io++; /* output queued by a write callback during the flush joins this flush */
     flush_list(l);
+    l->in_io--;
 }
 
 /* Socket callbacks are bracketed by io_begin/io_end: output queued inside one is written when it
@@ -277,8 +304,10 @@ static void read_ready_io(evutil_socket_t fd, struct dp_io *io)
     if (io->big_reads && want > READ_SMALL) {
         /* a body is streaming: straight into one contiguous reservation */
         struct evbuffer_iovec v;
-        if (evbuffer_reserve_space(io->in, (ev_ssize_t)want, &v, 1) != 1)
+        if (evbuffer_reserve_space(io->in, (ev_ssize_t)want, &v, 1) != 1) {
+            read_failed(io, BEV_EVENT_ERROR | BEV_EVENT_READING);
             return;
+        }
         n = recv(fd, v.iov_base, want, MSG_DONTWAIT);
         int err = errno;
         v.iov_len = n > 0 ? (size_t)n : 0;
@@ -287,18 +316,18 @@ static void read_ready_io(evutil_socket_t fd, struct dp_io *io)
     } else {
         n = recv(fd, io->loop->scratch, want, MSG_DONTWAIT);
         if (n > 0 && evbuffer_add(io->in, io->loop->scratch, (size_t)n) != 0) {
-            fire_event(io, BEV_EVENT_ERROR | BEV_EVENT_READING);
+            read_failed(io, BEV_EVENT_ERROR | BEV_EVENT_READING);
             return;
         }
     }
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
             return;
-        fire_event(io, BEV_EVENT_ERROR | BEV_EVENT_READING);
+        read_failed(io, BEV_EVENT_ERROR | BEV_EVENT_READING);
         return;
     }
     if (n == 0) {
-        fire_event(io, BEV_EVENT_EOF | BEV_EVENT_READING);
+        read_failed(io, BEV_EVENT_EOF | BEV_EVENT_READING);
         return;
     }
     io->big_reads = (size_t)n > READ_SMALL;
@@ -440,11 +469,11 @@ static void tls_read_ready(struct dp_io *io)
     if (tr == DP_TLS_WANT_WRITE)
         set_wev(io, true);
     if (tr == DP_TLS_EOF) {
-        fire_event(io, BEV_EVENT_EOF | BEV_EVENT_READING);
+        read_failed(io, BEV_EVENT_EOF | BEV_EVENT_READING);
         return;
     }
     if (tr == DP_TLS_ERROR) {
-        fire_event(io, BEV_EVENT_ERROR | BEV_EVENT_READING);
+        read_failed(io, BEV_EVENT_ERROR | BEV_EVENT_READING);
         return;
     }
     if (!n)
