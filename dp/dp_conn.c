@@ -539,14 +539,13 @@ void dp_conn_respond(struct dp_conn *c, int status, const char *message, const c
         dp_conn_close(c);
         return;
     }
-    int blen = (int)body.len;
     uint64_t lat = (gw_time_mono_us() - r->t_start_us) / 1000;
     struct evbuffer *out = dp_io_get_output(c->bev);
     evbuffer_add_printf(out,
                         "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-                        "Content-Length: %d\r\n%sServer: portico/" PORTICO_VERSION "\r\n"
+                        "Content-Length: %zu\r\n%sServer: portico/" PORTICO_VERSION "\r\n"
                         "X-Portico-Response-Latency: %llu\r\nX-Portico-Request-Id: %s\r\n%s",
-                        status, reason(status), dp_error_content_type(type), blen,
+                        status, reason(status), dp_error_content_type(type), body.len,
                         c->close_after ? "Connection: close\r\n"
                         : (r->http_major == 1 && r->http_minor == 0 && r->keepalive)
                             ? "Connection: keep-alive\r\n"

@@ -217,9 +217,11 @@ static void do_write(struct dp_io *io)
     }
 }
 
-/* Writes every socket on the flush list (and re-checks its reading). */
+/* Writes every socket on the flush list (and re-checks its reading). Counts as a socket
+ * callback: output a write callback queues meanwhile joins this flush. */
 static void flush_list(struct dp_io_loop *l)
 {
+    l->in_io++;
     while (l->head) {
         struct dp_io *io = l->head;
         unqueue(io);
@@ -231,6 +233,7 @@ static void flush_list(struct dp_io_loop *l)
         do_write(io);
         cb_end(io);
     }
+    l->in_io--;
 }
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -239,9 +242,7 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     l->scheduled = false;
-    l->in_io++; /* output queued by a write callback during the flush joins this flush */
     flush_list(l);
-    l->in_io--;
 }
 
 /* Socket callbacks are bracketed by io_begin/io_end: output queued inside one is written when it
@@ -256,11 +257,8 @@ static void io_begin(struct dp_io_loop *l)
 
 static void io_end(struct dp_io_loop *l)
 {
-    if (--l->in_io == 0) {
-        l->in_io++; /* a write callback queueing more output is handled by this loop */
+    if (--l->in_io == 0)
         flush_list(l);
-        l->in_io--;
-    }
 }
 
 /* Puts io on the loop's flush list. No evbuffer callbacks: they would run on every add and
@@ -381,24 +379,26 @@ static void write_ready_io(evutil_socket_t fd, struct dp_io *io)
     cb_end(io);
 }
 
+/* Runs a socket callback between io_begin and io_end (io may be freed inside). */
+static void as_io_callback(void (*fn)(evutil_socket_t, struct dp_io *), evutil_socket_t fd,
+                           struct dp_io *io)
+{
+    struct dp_io_loop *l = io->loop;
+    io_begin(l);
+    fn(fd, io);
+    io_end(l);
+}
+
 static void read_ready(evutil_socket_t fd, short what, void *arg)
 {
-    struct dp_io *io = arg;
-    struct dp_io_loop *l = io->loop;
     (void)what;
-    io_begin(l);
-    read_ready_io(fd, io);
-    io_end(l);
+    as_io_callback(read_ready_io, fd, arg);
 }
 
 static void write_ready(evutil_socket_t fd, short what, void *arg)
 {
-    struct dp_io *io = arg;
-    struct dp_io_loop *l = io->loop;
     (void)what;
-    io_begin(l);
-    write_ready_io(fd, io);
-    io_end(l);
+    as_io_callback(write_ready_io, fd, arg);
 }
 
 /* ---- TLS (dp/tls/dp_tls_io.c does the OpenSSL calls) ----------------------------------------- */
